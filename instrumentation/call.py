@@ -1,0 +1,332 @@
+"""One model call's span: started with the request, fed what passes, ended exactly once.
+
+The wrappers (``patch.py``) and the stream proxy (``stream.py``) drive a ``ChatCall``; every
+method here that does our own work is guarded, so nothing it does can change the call's outcome.
+What the provider said (response id, model, finish reasons, usage) arrives through the model's
+own fetch step (``observe_completion`` / ``observe_chunk``); what the agent receives (output
+items) through the result or the terminal stream event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import timeit
+from array import array
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from . import messages
+from .guard import guarded, report_failure
+from .request import CallArguments, provider_and_server, request_attributes, server_attributes
+from .semconv import (
+    CONTENT_SANITIZE_FAILED,
+    ERROR_TYPE,
+    OPERATION_CHAT,
+    STREAM_CLOSED_EARLY,
+    gen_ai,
+)
+
+if TYPE_CHECKING:
+    from .state import InstrumentationState
+
+__all__ = ["CALL_KEY", "ChatCall", "error_type"]
+
+CALL_KEY = otel_context.create_key("chatspan.chat_call")
+_MAX_CHUNK_GAPS = 4096  # per stream: bounds memory; later gaps are not recorded
+_COMPLETED_EVENT = "response.completed"
+_DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+
+
+def error_type(error: BaseException) -> str:
+    cls = type(error)
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+class ChatCall:
+    """The span of one ``get_response``/``stream_response`` call and what it has seen."""
+
+    __slots__ = (
+        "_chunk_gaps",
+        "_content_failed",
+        "_context",
+        "_ended",
+        "_event_content",
+        "_finish_reasons",
+        "_first_chunk_s",
+        "_last_chunk_at",
+        "_metric_attributes",
+        "_response_model",
+        "_saw_completed",
+        "_start",
+        "_state",
+        "_usage",
+        "span",
+    )
+
+    def __init__(
+        self, state: InstrumentationState, model: Any, call: CallArguments, stream: bool
+    ) -> None:
+        self._state = state
+        self._start = timeit.default_timer()
+        self._ended = False
+        self._usage: tuple[int | None, int | None] = (None, None)
+        self._finish_reasons: dict[int, str] = {}
+        self._response_model: str | None = None
+        self._first_chunk_s: float | None = None
+        self._last_chunk_at = 0.0
+        self._chunk_gaps: array[float] | None = array("d") if stream else None
+        self._saw_completed = False
+        self._content_failed = False
+        self._event_content: dict[str, str] | None = None
+
+        model_name = str(getattr(model, "model", "") or "")
+        client = getattr(model, "_client", None)
+        provider, host, port = provider_and_server(getattr(client, "base_url", None))
+        base = [
+            (gen_ai.GEN_AI_OPERATION_NAME, OPERATION_CHAT),
+            (gen_ai.GEN_AI_PROVIDER_NAME, provider),
+            (gen_ai.GEN_AI_REQUEST_MODEL, model_name or None),
+            *server_attributes(host, port),
+        ]
+        if state.settings.emit_legacy_system:
+            base.append((gen_ai.GEN_AI_SYSTEM, provider))
+        self._metric_attributes = {k: v for k, v in base if v is not None}
+        start_attributes = dict(self._metric_attributes)
+        start_attributes.update(
+            (k, v) for k, v in request_attributes(call, stream) if v is not None
+        )
+        agent_name = _current_agent_name()
+        if agent_name:
+            start_attributes[gen_ai.GEN_AI_AGENT_NAME] = agent_name
+        parent = otel_context.get_current()
+        self.span = state.tracer.start_span(
+            f"{OPERATION_CHAT} {model_name}".rstrip(),
+            context=parent,
+            kind=SpanKind.CLIENT,
+            attributes=start_attributes,
+        )
+        self._context = otel_context.set_value(
+            CALL_KEY, self, trace.set_span_in_context(self.span, parent)
+        )
+        if state.settings.capture.any:
+            self._capture_request(call)
+
+    # -- context -------------------------------------------------------------------------
+
+    def activate(self) -> object:
+        """Make our span current for one step of the model; pair with ``deactivate``."""
+        return otel_context.attach(self._context)
+
+    @staticmethod
+    def deactivate(token: object) -> None:
+        otel_context.detach(token)  # type: ignore[arg-type]
+
+    # -- what the provider said (the model's fetch step) ----------------------------------
+
+    @guarded("reading the chat completion")
+    def observe_completion(self, completion: Any) -> None:
+        self._response_identity(completion)
+        for choice in getattr(completion, "choices", None) or ():
+            self._finish_reason(choice)
+        self._observe_usage(getattr(completion, "usage", None))
+
+    def observe_chunk(self, chunk: Any) -> None:
+        """Called for every streamed chunk: kept to a clock read and a few attribute reads."""
+        now = timeit.default_timer()
+        try:
+            if self._first_chunk_s is None:
+                self._first_chunk_s = now - self._start
+                self._response_identity(chunk)
+            elif self._chunk_gaps is not None and len(self._chunk_gaps) < _MAX_CHUNK_GAPS:
+                self._chunk_gaps.append(now - self._last_chunk_at)
+            self._last_chunk_at = now
+            choices = chunk.choices
+            if choices and choices[0].finish_reason is not None:
+                for choice in choices:
+                    self._finish_reason(choice)
+            if chunk.usage is not None:
+                self._observe_usage(chunk.usage)
+        except Exception as error:  # a client yielding odd chunks must not break the stream
+            report_failure("reading a streamed chunk", error)
+
+    def _finish_reason(self, choice: Any) -> None:
+        reason = getattr(choice, "finish_reason", None)
+        if isinstance(reason, str):
+            self._finish_reasons[getattr(choice, "index", 0) or 0] = reason
+
+    def _response_identity(self, response: Any) -> None:
+        response_id = getattr(response, "id", None)
+        if isinstance(response_id, str):
+            self.span.set_attribute(gen_ai.GEN_AI_RESPONSE_ID, response_id)
+        response_model = getattr(response, "model", None)
+        if isinstance(response_model, str):
+            self._response_model = response_model
+            self.span.set_attribute(gen_ai.GEN_AI_RESPONSE_MODEL, response_model)
+
+    @guarded("reading token usage")
+    def _observe_usage(self, usage: Any) -> None:
+        if usage is None:
+            return
+        input_tokens = _int_or_none(getattr(usage, "prompt_tokens", None))
+        output_tokens = _int_or_none(getattr(usage, "completion_tokens", None))
+        self._usage = (input_tokens, output_tokens)
+        cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
+        reasoning = getattr(
+            getattr(usage, "completion_tokens_details", None), "reasoning_tokens", None
+        )
+        for key, value in (
+            (gen_ai.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
+            (gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens),
+            (gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, _int_or_none(cached)),
+            (gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, _int_or_none(reasoning)),
+        ):
+            if value is not None:
+                self.span.set_attribute(key, value)
+
+    # -- what the agent receives ---------------------------------------------------------
+
+    def observe_event(self, event: Any) -> None:
+        """Called for every stream event the agent receives; only the terminal one matters."""
+        if getattr(event, "type", None) == _COMPLETED_EVENT:  # getattr: never raises here
+            self._saw_completed = True
+            self._capture_output(getattr(getattr(event, "response", None), "output", None))
+
+    # -- ending --------------------------------------------------------------------------
+
+    def finish(self, result: Any = None) -> None:
+        """The call returned (``result``: a ``ModelResponse``) or the stream was exhausted."""
+        if self._ended:
+            return
+        if result is not None:
+            self._capture_output(getattr(result, "output", None))
+        self._end()
+
+    def fail(self, error: BaseException) -> None:
+        """The call raised ``error``; the caller re-raises the same object."""
+        if self._ended:
+            return
+        self._record_error(error)
+        self._end()
+
+    def close_early(self) -> None:
+        """The consumer closed or dropped the stream: not an error, but worth knowing."""
+        if self._ended:
+            return
+        if not self._saw_completed:
+            self._mark_closed_early()
+        self._end()
+
+    @guarded("recording an error")
+    def _record_error(self, error: BaseException) -> None:
+        kind = error_type(error)
+        self.span.set_attribute(ERROR_TYPE, kind)
+        self._metric_attributes[ERROR_TYPE] = kind
+        if isinstance(error, asyncio.CancelledError):
+            self.span.set_status(Status(StatusCode.ERROR, "cancelled"))
+            return
+        self.span.record_exception(error)
+        self.span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:1024]))
+
+    @guarded("marking an early close")
+    def _mark_closed_early(self) -> None:
+        self.span.set_attribute(STREAM_CLOSED_EARLY, True)
+
+    def _end(self) -> None:
+        self._ended = True
+        duration = timeit.default_timer() - self._start
+        self._set_summary()
+        self._record_metrics(duration)
+        if self._event_content:
+            self._emit_content_event()
+        self._end_span()
+
+    @guarded("setting finish reasons")
+    def _set_summary(self) -> None:
+        if self._finish_reasons:
+            reasons = [self._finish_reasons[i] for i in sorted(self._finish_reasons)]
+            self.span.set_attribute(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS, reasons)
+        if self._first_chunk_s is not None:
+            self.span.set_attribute(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, self._first_chunk_s)
+        if self._content_failed:
+            self.span.set_attribute(CONTENT_SANITIZE_FAILED, True)
+
+    @guarded("recording metrics")
+    def _record_metrics(self, duration: float) -> None:
+        attributes = self._metric_attributes
+        if self._response_model is not None:
+            attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = self._response_model
+        metrics = self._state.metrics
+        metrics.record_call(attributes, duration, *self._usage, context=self._context)
+        if self._chunk_gaps is not None:
+            metrics.record_chunk_timing(
+                attributes, self._first_chunk_s, self._chunk_gaps, context=self._context
+            )
+
+    @guarded("emitting the content event")
+    def _emit_content_event(self) -> None:
+        """The conventions' event for content kept off the span (``EVENT_ONLY`` and friends)."""
+        attributes: dict[str, Any] = {**self._metric_attributes, **(self._event_content or {})}
+        self._state.event_logger.emit(
+            event_name=_DETAILS_EVENT, attributes=attributes, context=self._context
+        )
+
+    @guarded("ending the span")
+    def _end_span(self) -> None:
+        self.span.end()
+
+    # -- content (only with capture on) --------------------------------------------------
+
+    @guarded("capturing the request content")
+    def _capture_request(self, call: CallArguments) -> None:
+        self._set_content(
+            gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS,
+            messages.system_instructions(call.system_instructions),
+        )
+        self._set_content(gen_ai.GEN_AI_INPUT_MESSAGES, messages.input_messages(call.input))
+        self._set_content(
+            gen_ai.GEN_AI_TOOL_DEFINITIONS, messages.tool_definitions(call.tools, call.handoffs)
+        )
+
+    @guarded("capturing the response content")
+    def _capture_output(self, items: Any) -> None:
+        if not self._state.settings.capture.any or items is None:
+            return
+        reason = self._finish_reasons.get(0)
+        self._set_content(gen_ai.GEN_AI_OUTPUT_MESSAGES, messages.output_messages(items, reason))
+
+    def _set_content(self, key: str, value: Any) -> None:
+        if not value:
+            return
+        sanitized = self._state.sanitizer.sanitize_value(value, on_error=self._on_sanitize_error)
+        text = json.dumps(sanitized, ensure_ascii=False, separators=(",", ":"), default=str)
+        capture = self._state.settings.capture
+        if capture.on_span:
+            self.span.set_attribute(key, text)
+        if capture.as_event:
+            if self._event_content is None:
+                self._event_content = {}
+            self._event_content[key] = text
+
+    def _on_sanitize_error(self) -> None:
+        self._content_failed = True
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@guarded("reading the agent name")
+def _current_agent_name() -> str | None:
+    """The name of the Agents SDK agent whose turn this is, from the SDK's current span."""
+    from agents.tracing import get_current_span
+
+    span = get_current_span()
+    data = getattr(span, "span_data", None)
+    name = getattr(data, "name", None) if getattr(data, "type", None) == "agent" else None
+    name = name or getattr(data, "agent_name", None)  # a turn span knows its agent
+    return name if isinstance(name, str) else None

@@ -1,0 +1,105 @@
+"""Settings of one ``instrument()`` call, parsed once from the environment and frozen.
+
+Reading the environment per call would cost time on the hot path and give two sources of truth;
+reading it at import would freeze whatever happened to be set then. We read it when the user
+instruments, and re-read it when they instrument again.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+__all__ = ["CaptureMode", "Settings", "parse_choice"]
+
+_logger = logging.getLogger(__name__)
+
+CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+SEMCONV_OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
+
+
+class CaptureMode(enum.Enum):
+    """Where captured message content goes, as ``opentelemetry-util-genai`` names the modes."""
+
+    NO_CONTENT = "NO_CONTENT"
+    SPAN_ONLY = "SPAN_ONLY"
+    EVENT_ONLY = "EVENT_ONLY"
+    SPAN_AND_EVENT = "SPAN_AND_EVENT"
+
+    @property
+    def on_span(self) -> bool:
+        return self in (CaptureMode.SPAN_ONLY, CaptureMode.SPAN_AND_EVENT)
+
+    @property
+    def as_event(self) -> bool:
+        return self in (CaptureMode.EVENT_ONLY, CaptureMode.SPAN_AND_EVENT)
+
+    @property
+    def any(self) -> bool:
+        return self is not CaptureMode.NO_CONTENT
+
+
+# `true`/`false` are what older OpenTelemetry instrumentations accepted; keep them working.
+_CAPTURE_ALIASES = {
+    **{mode.value: mode for mode in CaptureMode},
+    "TRUE": CaptureMode.SPAN_ONLY,
+    "FALSE": CaptureMode.NO_CONTENT,
+}
+
+
+def parse_choice(name: str, raw: str, choices: Mapping[str, object]) -> object:
+    """Look ``raw`` up case-insensitively; a miss is a ConfigError naming the variable."""
+    key = raw.strip().upper()
+    if key in choices:
+        return choices[key]
+    allowed = ", ".join(sorted(k.lower() for k in choices))
+    raise ConfigError(f"{name}={raw!r} is not valid; allowed values (any case): {allowed}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the wrappers need to know, fixed for the life of one instrumentation."""
+
+    capture: CaptureMode = CaptureMode.NO_CONTENT
+    emit_legacy_system: bool = False  # also set `gen_ai.system` (OTEL_SEMCONV_STABILITY_OPT_IN)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], *, capture_content: bool | CaptureMode | None = None
+    ) -> Settings:
+        """Build settings; a bad value is logged once and replaced by its safe default.
+
+        ``capture_content`` (the ``instrument()`` argument) wins over the environment.
+        """
+        return cls(
+            capture=_capture_mode(env, capture_content),
+            emit_legacy_system=_wants_legacy_system(env),
+        )
+
+
+def _capture_mode(env: Mapping[str, str], override: bool | CaptureMode | None) -> CaptureMode:
+    if isinstance(override, CaptureMode):
+        return override
+    if override is not None:
+        return CaptureMode.SPAN_ONLY if override else CaptureMode.NO_CONTENT
+    raw = env.get(CAPTURE_CONTENT_ENV, "")
+    if not raw.strip():
+        return CaptureMode.NO_CONTENT
+    try:
+        return parse_choice(CAPTURE_CONTENT_ENV, raw, _CAPTURE_ALIASES)  # type: ignore[return-value]
+    except ConfigError as error:
+        _logger.warning("chatspan: %s; capturing no content", error)
+        return CaptureMode.NO_CONTENT
+
+
+def _wants_legacy_system(env: Mapping[str, str]) -> bool:
+    """`gen_ai/dup` asks for the pre-1.37 `gen_ai.system` beside `gen_ai.provider.name`.
+
+    It follows the `http/dup` pattern the stability opt-in uses for HTTP conventions.
+    """
+    opted = {part.strip().lower() for part in env.get(SEMCONV_OPT_IN_ENV, "").split(",")}
+    return "gen_ai/dup" in opted

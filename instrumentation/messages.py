@@ -1,0 +1,200 @@
+"""Agents SDK items -> the GenAI conventions' message JSON (plain dicts, no ``null`` noise).
+
+Pure functions: no I/O, no sanitizing (the caller sanitizes the whole structure once), and no
+exceptions for odd data: an item we do not know becomes a generic part named after its type.
+Items may be dicts (input items) or pydantic models (output items), so fields are read through
+``_field`` which accepts both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "input_messages",
+    "output_messages",
+    "system_instructions",
+    "tool_definitions",
+]
+
+_MISSING = object()
+
+
+def _field(item: Any, name: str, default: Any = None) -> Any:
+    if isinstance(item, Mapping):
+        return item.get(name, default)
+    value = getattr(item, name, _MISSING)
+    return default if value is _MISSING else value
+
+
+def _drop_none(part: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in part.items() if value is not None}
+
+
+def system_instructions(instructions: str | None) -> list[dict[str, Any]] | None:
+    if not instructions:
+        return None
+    return [{"type": "text", "content": instructions}]
+
+
+def input_messages(items: str | Iterable[Any] | None) -> list[dict[str, Any]]:
+    """Convert the model's input into messages, merging adjacent assistant parts.
+
+    The SDK sends a reasoning item, an assistant text and its function calls as one Chat
+    Completions assistant message; merging keeps the captured history shaped like that.
+    """
+    if items is None:
+        return []
+    if isinstance(items, str):
+        return [{"role": "user", "parts": [_text(items)]}]
+    messages: list[dict[str, Any]] = []
+    for item in items:
+        role, parts, extra = _item_to_message(item)
+        if role == "assistant" and messages and messages[-1]["role"] == "assistant" and not extra:
+            messages[-1]["parts"].extend(parts)
+            continue
+        messages.append({"role": role, "parts": parts, **extra})
+    return messages
+
+
+def output_messages(items: Iterable[Any] | None, finish_reason: str | None) -> list[dict[str, Any]]:
+    """The model's output items as one assistant message (the SDK reads only the first choice)."""
+    parts: list[dict[str, Any]] = []
+    for item in items or ():
+        parts.extend(_item_to_message(item)[1])
+    return [_drop_none({"role": "assistant", "parts": parts, "finish_reason": finish_reason})]
+
+
+def tool_definitions(tools: Iterable[Any] | None, handoffs: Iterable[Any] | None) -> list[Any]:
+    """Tools as the model is told about them; handoffs are function tools to the model too."""
+    definitions: list[Any] = []
+    for tool in tools or ():
+        definitions.append(
+            _drop_none(
+                {
+                    "type": "function" if _field(tool, "params_json_schema") else None,
+                    "name": _field(tool, "name") or type(tool).__name__,
+                    "description": _field(tool, "description") or None,
+                    "parameters": _field(tool, "params_json_schema"),
+                }
+            )
+        )
+    for handoff in handoffs or ():
+        definitions.append(
+            _drop_none(
+                {
+                    "type": "function",
+                    "name": _field(handoff, "tool_name"),
+                    "description": _field(handoff, "tool_description") or None,
+                    "parameters": _field(handoff, "input_json_schema"),
+                }
+            )
+        )
+    return definitions
+
+
+def _item_to_message(item: Any) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    """One SDK item -> (role, parts, extra message fields)."""
+    item_type = _field(item, "type")
+    role = _field(item, "role")
+    if role is not None and item_type in (None, "message"):
+        return _role(role), _content_parts(_field(item, "content")), {}
+    converter = _ITEM_CONVERTERS.get(item_type)
+    if converter is not None:
+        return converter(item)
+    return "assistant", [{"type": str(item_type or type(item).__name__)}], {}
+
+
+def _role(role: Any) -> str:
+    # `developer` is the newer name of `system`; the conventions know only `system`.
+    return "system" if role == "developer" else str(role)
+
+
+def _function_call(item: Any) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    part = {
+        "type": "tool_call",
+        "id": _field(item, "call_id"),
+        "name": _field(item, "name"),
+        "arguments": _field(item, "arguments"),
+    }
+    return "assistant", [_drop_none(part)], {}
+
+
+def _function_call_output(item: Any) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    output = _field(item, "output")
+    if isinstance(output, list):  # structured tool output: a list of content parts
+        output = _content_parts(output)
+    part = {"type": "tool_call_response", "id": _field(item, "call_id"), "response": output}
+    return "tool", [_drop_none(part)], {}
+
+
+def _reasoning(item: Any) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    texts = [_field(s, "text") for s in (_field(item, "content") or _field(item, "summary") or ())]
+    content = "\n".join(text for text in texts if isinstance(text, str))
+    return "assistant", [{"type": "reasoning", "content": content}], {}
+
+
+_ITEM_CONVERTERS = {
+    "function_call": _function_call,
+    "function_call_output": _function_call_output,
+    "reasoning": _reasoning,
+}
+
+
+def _text(content: Any) -> dict[str, Any]:
+    return {"type": "text", "content": content}
+
+
+def _content_parts(content: Any) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [_text(content)]
+    if not isinstance(content, Iterable) or isinstance(content, bytes | Mapping):
+        return [_text(content)]
+    return [_content_part(part) for part in content]
+
+
+def _content_part(part: Any) -> dict[str, Any]:
+    part_type = _field(part, "type")
+    if part_type in ("input_text", "output_text", "text"):
+        return _text(_field(part, "text"))
+    if part_type == "refusal":
+        return {"type": "refusal", "content": _field(part, "refusal")}
+    if part_type == "input_image":
+        return _media_part("image", _field(part, "image_url"), _field(part, "file_id"))
+    if part_type == "input_file":
+        data = _field(part, "file_data") or _field(part, "file_url")
+        return _media_part("file", data, _field(part, "file_id"), _field(part, "filename"))
+    if part_type == "input_audio":
+        audio = _field(part, "input_audio") or {}
+        fmt = _field(audio, "format")
+        return _blob_placeholder("audio", f"audio/{fmt}" if fmt else None, _field(audio, "data"))
+    return {"type": str(part_type or type(part).__name__)}
+
+
+def _media_part(modality: str, url: Any, file_id: Any, filename: Any = None) -> dict[str, Any]:
+    """Images and files are never inlined: a data URL becomes a size-only placeholder."""
+    if isinstance(url, str) and url.startswith("data:"):
+        mime_type = url[5:].split(";", 1)[0].split(",", 1)[0] or None
+        return _blob_placeholder(modality, mime_type, url.split(",", 1)[-1], filename)
+    if isinstance(url, str) and url:
+        return _drop_none({"type": "uri", "modality": modality, "uri": url, "name": filename})
+    return _drop_none({"type": "file", "modality": modality, "file_id": file_id, "name": filename})
+
+
+def _blob_placeholder(
+    modality: str, mime_type: str | None, base64_data: Any, filename: Any = None
+) -> dict[str, Any]:
+    size = len(base64_data) * 3 // 4 if isinstance(base64_data, str | bytes) else None
+    return _drop_none(
+        {
+            "type": "blob",
+            "modality": modality,
+            "mime_type": mime_type,
+            "name": filename,
+            "size": size,
+            "content": "[omitted]",
+        }
+    )

@@ -1,0 +1,85 @@
+"""The GenAI client metrics, created once per instrumentation from the given meter.
+
+Units and advisory bucket boundaries are the conventions' (the same lists
+``opentelemetry-util-genai`` uses). Attributes stay low-cardinality: operation, provider,
+models, server address/port and ``error.type``; never ids or content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.metrics import Meter
+
+from .semconv import TOKEN_INPUT, TOKEN_OUTPUT, gen_ai, gen_ai_metrics
+
+__all__ = ["ChatMetrics"]
+
+_DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
+                     40.96, 81.92)  # fmt: skip
+_TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304,
+                  16777216, 67108864)  # fmt: skip
+
+
+class ChatMetrics:
+    """The four histograms of a chat call; ``record_*`` take the span's context for exemplars."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.duration = meter.create_histogram(
+            gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION,
+            unit="s",
+            description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
+        )
+        self.token_usage = meter.create_histogram(
+            gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE,
+            unit="{token}",
+            description="Number of input and output tokens used.",
+            explicit_bucket_boundaries_advisory=list(_TOKEN_BUCKETS),
+        )
+        self.time_to_first_chunk = meter.create_histogram(
+            gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+            unit="s",
+            description="Time from the request to the first chunk of a streamed response.",
+            explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
+        )
+        self.time_per_output_chunk = meter.create_histogram(
+            gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
+            unit="s",
+            description="Time between consecutive chunks of a streamed response.",
+            explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
+        )
+
+    def record_call(
+        self,
+        attributes: Mapping[str, Any],
+        duration_s: float,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        context: Context,
+    ) -> None:
+        self.duration.record(max(duration_s, 0.0), attributes, context=context)
+        if input_tokens is not None:
+            self.token_usage.record(
+                input_tokens, {**attributes, gen_ai.GEN_AI_TOKEN_TYPE: TOKEN_INPUT}, context=context
+            )
+        if output_tokens is not None:
+            self.token_usage.record(
+                output_tokens,
+                {**attributes, gen_ai.GEN_AI_TOKEN_TYPE: TOKEN_OUTPUT},
+                context=context,
+            )
+
+    def record_chunk_timing(
+        self,
+        attributes: Mapping[str, Any],
+        first_chunk_s: float | None,
+        chunk_gaps_s: list[float],
+        context: Context,
+    ) -> None:
+        if first_chunk_s is not None:
+            self.time_to_first_chunk.record(max(first_chunk_s, 0.0), attributes, context=context)
+        for gap in chunk_gaps_s:
+            self.time_per_output_chunk.record(max(gap, 0.0), attributes, context=context)

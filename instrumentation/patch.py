@@ -1,0 +1,88 @@
+"""The three wrappers chatspan puts on ``OpenAIChatCompletionsModel``.
+
+Each is a factory taking the instrumentation state and returning a thin ``wrapt`` wrapper:
+gate, bind, start, call, record. Only the wrapped call's own exception ever propagates, as the
+same object; our recording is guarded inside ``ChatCall``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry import context as otel_context
+
+from .call import CALL_KEY, ChatCall
+from .guard import guarded
+from .request import bind_arguments
+from .state import InstrumentationState
+from .stream import ObservedChunkStream, TracedEventStream
+
+__all__ = ["fetch_response_wrapper", "get_response_wrapper", "stream_response_wrapper"]
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+@guarded("starting the chat span")
+def _start_or_none(
+    state: InstrumentationState,
+    instance: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    stream: bool,
+) -> ChatCall | None:
+    """A new ChatCall, or None when we are switched off or another chat span is already open."""
+    if not state.active or otel_context.get_value(CALL_KEY) is not None:
+        return None
+    return ChatCall(state, instance, bind_arguments(args, kwargs), stream)
+
+
+def get_response_wrapper(state: InstrumentationState) -> Wrapper:
+    async def traced_get_response(wrapped, instance, args, kwargs):  # type: ignore[no-untyped-def]
+        call = _start_or_none(state, instance, args, kwargs, False)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        token = call.activate()
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as error:
+            call.fail(error)
+            raise
+        finally:
+            call.deactivate(token)
+        call.finish(result)
+        return result
+
+    return traced_get_response
+
+
+def stream_response_wrapper(state: InstrumentationState) -> Wrapper:
+    def traced_stream_response(wrapped, instance, args, kwargs):  # type: ignore[no-untyped-def]
+        call = _start_or_none(state, instance, args, kwargs, True)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        try:
+            events = wrapped(*args, **kwargs)
+        except BaseException as error:
+            call.fail(error)
+            raise
+        return TracedEventStream(events, call)
+
+    return traced_stream_response
+
+
+def fetch_response_wrapper(state: InstrumentationState) -> Wrapper:
+    """Observe the provider's answer inside our span: the completion, or its chunk stream."""
+
+    async def observed_fetch_response(wrapped, instance, args, kwargs):  # type: ignore[no-untyped-def]
+        result = await wrapped(*args, **kwargs)
+        call = otel_context.get_value(CALL_KEY)
+        if not isinstance(call, ChatCall):
+            return result
+        if isinstance(result, tuple) and len(result) == 2 and hasattr(result[1], "__anext__"):
+            response, chunks = result
+            return response, ObservedChunkStream(chunks, call)
+        call.observe_completion(result)
+        return result
+
+    return observed_fetch_response

@@ -1,0 +1,25 @@
+"""Attribute keys and values we emit, taken from ``opentelemetry-semantic-conventions``.
+
+Only what the package lacks is spelled here, each with a note on where it comes from.
+"""
+
+from __future__ import annotations
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
+from opentelemetry.semconv.attributes import error_attributes, server_attributes
+
+__all__ = ["gen_ai", "gen_ai_metrics"]
+
+OPERATION_CHAT = gen_ai.GenAiOperationNameValues.CHAT.value
+ERROR_TYPE = error_attributes.ERROR_TYPE
+SERVER_ADDRESS = server_attributes.SERVER_ADDRESS
+SERVER_PORT = server_attributes.SERVER_PORT
+TOKEN_INPUT = gen_ai.GenAiTokenTypeValues.INPUT.value
+TOKEN_OUTPUT = gen_ai.GenAiTokenTypeValues.OUTPUT.value
+
+# Not (yet) in the semconv package; chatspan's own, documented in the README.
+STREAM_CLOSED_EARLY = "chatspan.stream.closed_early"  # the consumer stopped before the end
+CONTENT_SANITIZE_FAILED = "chatspan.content.sanitize_failed"  # a value was replaced, fail-closed
+# A provider that is neither OpenAI's nor one the conventions list (vLLM, Ollama, a proxy...).
+PROVIDER_OPENAI_COMPATIBLE = "openai_compatible"

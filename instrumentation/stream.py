@@ -1,0 +1,94 @@
+"""Transparent proxies for the two streams of a streamed call.
+
+``TracedEventStream`` wraps the async generator ``stream_response`` returns: the agent receives
+the very same event objects, in the same order, one ``__anext__`` at a time, with our span current
+only while the model's own code runs (so its HTTP client's spans nest under ours) and the caller's
+context restored before each event is handed over. It ends the span exactly once: exhaustion,
+error, ``aclose()``, cancellation, or garbage collection of an abandoned stream.
+
+``ObservedChunkStream`` wraps the provider's ``AsyncStream`` of ``ChatCompletionChunk`` inside
+the model's fetch step, to read what only the chunks carry (response id and model, finish
+reasons, usage, chunk timing) while handing each chunk on untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wrapt import BaseObjectProxy
+
+from .call import ChatCall
+
+__all__ = ["ObservedChunkStream", "TracedEventStream"]
+
+
+class TracedEventStream(BaseObjectProxy):  # type: ignore[misc]
+    def __init__(self, events: Any, call: ChatCall) -> None:
+        super().__init__(events)
+        self._self_call = call
+
+    def __aiter__(self) -> TracedEventStream:
+        # The proxy is its own iterator: `async for` must come back to our `__anext__`.
+        return self
+
+    async def __anext__(self) -> Any:
+        call = self._self_call
+        token = call.activate()
+        try:
+            event = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            call.finish()
+            raise
+        except BaseException as error:
+            call.fail(error)
+            raise
+        finally:
+            call.deactivate(token)
+        call.observe_event(event)
+        return event
+
+    async def aclose(self) -> None:
+        call = self._self_call
+        token = call.activate()
+        try:
+            await self.__wrapped__.aclose()
+        except BaseException as error:
+            call.fail(error)
+            raise
+        finally:
+            call.deactivate(token)
+        call.close_early()
+
+    async def athrow(self, *args: Any) -> Any:
+        call = self._self_call
+        token = call.activate()
+        try:
+            event = await self.__wrapped__.athrow(*args)
+        except StopAsyncIteration:
+            call.close_early()
+            raise
+        except BaseException as error:
+            call.fail(error)
+            raise
+        finally:
+            call.deactivate(token)
+        call.observe_event(event)
+        return event
+
+    def __del__(self) -> None:
+        # An abandoned stream (the consumer broke out and dropped it) still ends its span.
+        self._self_call.close_early()
+
+
+class ObservedChunkStream(BaseObjectProxy):  # type: ignore[misc]
+    def __init__(self, chunks: Any, call: ChatCall) -> None:
+        super().__init__(chunks)
+        self._self_call = call
+
+    def __aiter__(self) -> ObservedChunkStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        chunk = await self.__wrapped__.__anext__()
+        self._self_call.observe_chunk(chunk)
+        return chunk
