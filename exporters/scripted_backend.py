@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ __all__ = [
     "chunk",
     "completion",
     "http_module",
+    "sse",
     "text_chunks",
     "tool_call",
 ]
@@ -46,7 +47,16 @@ class HttpError:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-Reply = dict[str, Any] | list[dict[str, Any]] | HttpError | BaseException
+# A dict is a completion, a list a stream of chunks, an async iterable raw SSE bytes (for
+# streams that stall or break off), an exception a transport failure.
+Reply = dict[str, Any] | list[dict[str, Any]] | HttpError | BaseException | AsyncIterable[bytes]
+
+
+def sse(chunk_body: dict[str, Any] | None) -> bytes:
+    """One server-sent event carrying ``chunk_body``; ``None`` is the final ``[DONE]``."""
+    if chunk_body is None:
+        return b"data: [DONE]\n\n"
+    return b"data: " + json.dumps(chunk_body).encode() + b"\n\n"
 
 
 def completion(
@@ -164,11 +174,10 @@ class ScriptedBackend:
             error = {"error": {"message": reply.message, "type": "scripted", "code": None}}
             return self._http.Response(reply.status, json=error, headers=dict(reply.headers))
         headers = {"x-request-id": f"req_scripted_{len(self.requests)}"}
+        if isinstance(reply, dict):
+            return self._http.Response(200, json=reply, headers=headers)
         if isinstance(reply, list):
-            events = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in reply)
-            return self._http.Response(
-                200,
-                content=events + b"data: [DONE]\n\n",
-                headers={**headers, "content-type": "text/event-stream"},
-            )
-        return self._http.Response(200, json=reply, headers=headers)
+            reply = b"".join(sse(c) for c in [*reply, None])
+        return self._http.Response(
+            200, content=reply, headers={**headers, "content-type": "text/event-stream"}
+        )

@@ -1,0 +1,249 @@
+"""``get_response``: one CLIENT span per call with the conventions' attributes."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+from agents import ModelSettings
+from agents.exceptions import ModelBehaviorError
+from opentelemetry.trace import SpanKind, StatusCode
+
+from chatspan.exporters.scripted_backend import HttpError, completion, http_module, tool_call
+
+from .calls import get_response, make_model
+
+USAGE = {
+    "prompt_tokens": 120,
+    "completion_tokens": 30,
+    "total_tokens": 150,
+    "prompt_tokens_details": {"cached_tokens": 100},
+    "completion_tokens_details": {"reasoning_tokens": 12},
+}
+
+
+async def test_text_answer_records_request_response_and_usage(instrument, span_exporter, backend):
+    instrument()
+    backend.add(completion("Sunny.", usage=USAGE, response_id="chatcmpl-42"))
+    await get_response(make_model(backend))
+
+    (span,) = span_exporter.get_finished_spans()
+    assert span.name == "chat gpt-4o-mini"
+    assert span.kind is SpanKind.CLIENT
+    assert span.status.status_code is StatusCode.UNSET
+    assert dict(span.attributes) == {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.request.stream": False,
+        "gen_ai.output.type": "text",
+        "server.address": "api.openai.com",
+        "server.port": 443,
+        "gen_ai.response.id": "chatcmpl-42",
+        "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+        "gen_ai.response.finish_reasons": ("stop",),
+        "gen_ai.usage.input_tokens": 120,
+        "gen_ai.usage.output_tokens": 30,
+        "gen_ai.usage.cache_read.input_tokens": 100,
+        "gen_ai.usage.reasoning.output_tokens": 12,
+    }
+
+
+async def test_every_model_setting_becomes_a_request_attribute(instrument, span_exporter, backend):
+    instrument()
+    backend.add(completion())
+    settings = ModelSettings(
+        temperature=0.2,
+        top_p=0.9,
+        max_tokens=256,
+        frequency_penalty=0.1,
+        presence_penalty=-0.1,
+        tool_choice="required",
+        parallel_tool_calls=False,
+        extra_args={"seed": 7, "stop": ["END", "STOP"]},
+    )
+    await get_response(make_model(backend), settings=settings, tools=[_weather_tool()])
+
+    (span,) = span_exporter.get_finished_spans()
+    attributes = span.attributes
+    assert attributes["gen_ai.request.temperature"] == 0.2
+    assert attributes["gen_ai.request.top_p"] == 0.9
+    assert attributes["gen_ai.request.max_tokens"] == 256
+    assert attributes["gen_ai.request.frequency_penalty"] == 0.1
+    assert attributes["gen_ai.request.presence_penalty"] == -0.1
+    assert attributes["gen_ai.request.seed"] == 7
+    assert attributes["gen_ai.request.stop_sequences"] == ("END", "STOP")
+    assert attributes["gen_ai.request.tool_choice"] == "required"
+    assert attributes["gen_ai.request.parallel_tool_calls"] is False
+    # and the request really went out with them: we observed, we did not alter
+    assert backend.requests[0]["seed"] == 7
+
+
+async def test_structured_output_is_output_type_json(instrument, span_exporter, backend):
+    from agents.agent_output import AgentOutputSchema
+    from pydantic import BaseModel
+
+    class Forecast(BaseModel):
+        city: str
+
+    instrument()
+    backend.add(completion('{"city": "Paris"}'))
+    await get_response(make_model(backend), output_schema=AgentOutputSchema(Forecast))
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes["gen_ai.output.type"] == "json"
+
+
+async def test_tool_calls_finish_reason(instrument, span_exporter, backend):
+    instrument()
+    calls = [tool_call("call_1", "get_weather", '{"city":"Paris"}')]
+    backend.add(completion(None, tool_calls=calls, finish_reason="tool_calls"))
+    response = await get_response(make_model(backend), tools=[_weather_tool()])
+    assert response.output[0].name == "get_weather"
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("tool_calls",)
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (completion(None, refusal="I can't help with that."), "stop"),
+        (completion(None, finish_reason="content_filter"), "content_filter"),
+    ],
+    ids=["refusal", "content-filter"],
+)
+async def test_refusals_are_not_errors(instrument, span_exporter, backend, reply, reason):
+    instrument(capture_content=True)
+    backend.add(reply)
+    await get_response(make_model(backend))
+    (span,) = span_exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.UNSET
+    assert span.attributes["gen_ai.response.finish_reasons"] == (reason,)
+    (message,) = json.loads(span.attributes["gen_ai.output.messages"])
+    assert message["parts"][0]["type"] == "refusal"
+
+
+@pytest.mark.parametrize(
+    ("reply", "error_class"),
+    [
+        (HttpError(500), openai.InternalServerError),
+        (HttpError(429, "slow down"), openai.RateLimitError),
+        (http_module().ConnectError("no route"), openai.APIConnectionError),
+    ],
+    ids=["http-500", "http-429", "connection"],
+)
+async def test_failures_propagate_the_same_exception_and_mark_the_span(
+    instrument, span_exporter, backend, reply, error_class
+):
+    instrument()
+    backend.add(reply)
+    model = make_model(backend)
+    with pytest.raises(error_class) as raised:
+        await get_response(model)
+
+    (span,) = span_exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes["error.type"] == f"openai.{error_class.__name__}"
+    (event,) = [e for e in span.events if e.name == "exception"]
+    assert event.attributes["exception.type"].endswith(error_class.__name__)
+    assert span_exporter.get_finished_spans()[0] is span
+    assert raised.value.__traceback__ is not None
+
+
+async def test_the_exception_object_is_the_one_the_model_raised(
+    instrument, span_exporter, backend, monkeypatch
+):
+    from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
+
+    sentinel = ModelBehaviorError("the model misbehaved")
+    original = OpenAIChatCompletionsModel._fetch_response
+
+    async def failing_fetch(self, *args, **kwargs):
+        raise sentinel
+
+    monkeypatch.setattr(OpenAIChatCompletionsModel, "_fetch_response", failing_fetch)
+    instrument()
+    with pytest.raises(ModelBehaviorError) as raised:
+        await get_response(make_model(backend))
+    assert raised.value is sentinel
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes["error.type"] == "agents.exceptions.ModelBehaviorError"
+    assert original is not failing_fetch
+
+
+@pytest.mark.parametrize(
+    ("base_url", "provider", "host", "port"),
+    [
+        ("https://api.openai.com/v1", "openai", "api.openai.com", 443),
+        (
+            "https://my-res.openai.azure.com/openai/v1",
+            "azure.ai.openai",
+            "my-res.openai.azure.com",
+            443,
+        ),
+        ("http://localhost:11434/v1", "openai_compatible", "localhost", 11434),
+        ("https://user:s3cret@proxy.internal:8443/v1", "openai_compatible", "proxy.internal", 8443),
+    ],
+)
+async def test_provider_and_server_come_from_the_base_url(
+    instrument, span_exporter, backend, base_url, provider, host, port
+):
+    instrument()
+    backend.add(completion())
+    await get_response(make_model(backend, base_url))
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes["gen_ai.provider.name"] == provider
+    assert span.attributes["server.address"] == host
+    assert span.attributes["server.port"] == port
+    assert "s3cret" not in json.dumps(dict(span.attributes))
+    assert "sk-scripted" not in json.dumps(dict(span.attributes))
+
+
+async def test_legacy_system_attribute_on_opt_in(instrument, span_exporter, backend, monkeypatch):
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", "gen_ai_latest_experimental,gen_ai/dup")
+    instrument()
+    backend.add(completion())
+    await get_response(make_model(backend))
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes["gen_ai.system"] == "openai"
+
+
+async def test_conversation_id_when_given(instrument, span_exporter, backend):
+    instrument()
+    backend.add(completion())
+    from .calls import model_arguments
+
+    await make_model(backend).get_response(**model_arguments(), conversation_id="conv_1")
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes["gen_ai.conversation.id"] == "conv_1"
+
+
+async def test_http_client_spans_nest_under_the_chat_span(
+    instrument, span_exporter, tracer_provider, backend
+):
+    """Whatever the model's HTTP stack traces happens while our span is current."""
+    from opentelemetry import trace
+
+    seen_parents = []
+
+    def handler_hook(body):
+        seen_parents.append(trace.get_current_span().get_span_context().span_id)
+        return completion()
+
+    backend._fallback = handler_hook
+    instrument()
+    await get_response(make_model(backend))
+    (span,) = span_exporter.get_finished_spans()
+    assert seen_parents == [span.context.span_id]
+    assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def _weather_tool():
+    from agents import function_tool
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """Get the weather for a city."""
+        return f"Sunny in {city}"
+
+    return get_weather

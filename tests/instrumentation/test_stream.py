@@ -1,0 +1,243 @@
+"""``stream_response``: the same events, one span ended exactly once however the stream ends."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+
+import openai
+import pytest
+from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
+from opentelemetry import trace
+from opentelemetry.trace import StatusCode
+
+from chatspan.exporters.scripted_backend import HttpError, ScriptedBackend, http_module
+
+from .calls import make_model, model_arguments, stream_events
+from .streams import (
+    USAGE,
+    comparable,
+    many_text_chunks,
+    parallel_tool_call_chunks,
+    refusal_chunks,
+    stalling_stream,
+)
+
+SCENARIOS = {
+    "text": many_text_chunks,
+    "text-without-usage": lambda: many_text_chunks(usage=None),
+    "parallel-tool-calls": parallel_tool_call_chunks,
+    "refusal": refusal_chunks,
+}
+
+
+@pytest.fixture
+def spied_events(monkeypatch):
+    """The event objects the SDK's own generator yields, before anything of ours sees them."""
+    yielded: list = []
+    original = OpenAIChatCompletionsModel.stream_response
+
+    async def spy(self, *args, **kwargs):
+        async for event in original(self, *args, **kwargs):
+            yielded.append(event)
+            yield event
+
+    monkeypatch.setattr(OpenAIChatCompletionsModel, "stream_response", spy)
+    return yielded
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+async def test_events_are_the_same_objects_in_the_same_order(
+    instrument, span_exporter, spied_events, scenario
+):
+    instrument()
+    received = await stream_events(make_model(ScriptedBackend([SCENARIOS[scenario]()])))
+    assert len(received) == len(spied_events) > 0
+    assert all(got is sent for got, sent in zip(received, spied_events, strict=True))
+    assert len(span_exporter.get_finished_spans()) == 1
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+async def test_events_equal_the_uninstrumented_run(instrument, scenario):
+    plain = await stream_events(make_model(ScriptedBackend([SCENARIOS[scenario]()])))
+    instrument(capture_content=True)
+    traced = await stream_events(make_model(ScriptedBackend([SCENARIOS[scenario]()])))
+    assert [comparable(e) for e in traced] == [comparable(e) for e in plain]
+
+
+async def test_text_stream_records_response_usage_and_timing(instrument, span_exporter):
+    instrument(capture_content=True)
+    await stream_events(make_model(ScriptedBackend([many_text_chunks(60)])))
+    (span,) = span_exporter.get_finished_spans()
+    attributes = span.attributes
+    assert span.status.status_code is StatusCode.UNSET
+    assert attributes["gen_ai.request.stream"] is True
+    assert attributes["gen_ai.response.id"] == "chatcmpl-scripted"
+    assert attributes["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
+    assert attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    assert attributes["gen_ai.usage.input_tokens"] == USAGE["prompt_tokens"]
+    assert attributes["gen_ai.usage.output_tokens"] == USAGE["completion_tokens"]
+    assert 0 <= attributes["gen_ai.response.time_to_first_chunk"] <= _duration_s(span)
+    (message,) = json.loads(attributes["gen_ai.output.messages"])
+    assert message["parts"][0]["content"] == "".join(f"word{i} " for i in range(60))
+    assert message["finish_reason"] == "stop"
+    assert "chatspan.stream.closed_early" not in attributes
+
+
+async def test_missing_usage_is_absent_not_zero(instrument, span_exporter):
+    instrument()
+    await stream_events(make_model(ScriptedBackend([many_text_chunks(usage=None)])))
+    (span,) = span_exporter.get_finished_spans()
+    assert "gen_ai.usage.input_tokens" not in span.attributes
+    assert "gen_ai.usage.output_tokens" not in span.attributes
+
+
+async def test_parallel_tool_calls_are_captured_as_tool_call_parts(instrument, span_exporter):
+    instrument(capture_content=True)
+    await stream_events(make_model(ScriptedBackend([parallel_tool_call_chunks()])))
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("tool_calls",)
+    (message,) = json.loads(span.attributes["gen_ai.output.messages"])
+    assert [(p["type"], p["id"], p["name"], p["arguments"]) for p in message["parts"]] == [
+        ("tool_call", "call_a", "get_weather", '{"city":"Paris"}'),
+        ("tool_call", "call_b", "get_time", '{"tz":"CET"}'),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reply", "error_class"),
+    [
+        (HttpError(500), openai.InternalServerError),
+        (HttpError(429), openai.RateLimitError),
+        (http_module().ConnectError("refused"), openai.APIConnectionError),
+    ],
+    ids=["http-500", "http-429", "connection"],
+)
+async def test_stream_failures_propagate_and_end_the_span_once(
+    instrument, span_exporter, reply, error_class
+):
+    instrument()
+    with pytest.raises(error_class):
+        await stream_events(make_model(ScriptedBackend([reply])))
+    (span,) = span_exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes["error.type"] == f"openai.{error_class.__name__}"
+
+
+async def test_break_after_some_events_ends_span_once_and_restores_context(
+    instrument, span_exporter, tracer_provider
+):
+    instrument()
+    tracer = tracer_provider.get_tracer("consumer")
+    model = make_model(ScriptedBackend([many_text_chunks(60)]))
+    with tracer.start_as_current_span("consumer") as consumer:
+        events = model.stream_response(**model_arguments())
+        seen = 0
+        async for _ in events:
+            assert trace.get_current_span() is consumer
+            seen += 1
+            if seen == 5:
+                break
+        assert trace.get_current_span() is consumer
+        del events
+        gc.collect()
+    chat, consumer_span = span_exporter.get_finished_spans()
+    assert chat.attributes["chatspan.stream.closed_early"] is True
+    assert chat.status.status_code is StatusCode.UNSET
+    assert chat.parent.span_id == consumer_span.context.span_id
+
+
+async def test_aclose_ends_span_once_marked_closed_early(instrument, span_exporter):
+    instrument()
+    events = make_model(ScriptedBackend([many_text_chunks(60)])).stream_response(
+        **model_arguments()
+    )
+    await events.__anext__()
+    await events.aclose()
+    await events.aclose()
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes["chatspan.stream.closed_early"] is True
+    assert span.status.status_code is StatusCode.UNSET
+    with pytest.raises(StopAsyncIteration):
+        await events.__anext__()
+    assert len(span_exporter.get_finished_spans()) == 1
+
+
+async def test_cancellation_mid_stream_is_recorded_and_propagates(instrument, span_exporter):
+    instrument()
+    release = asyncio.Event()
+    backend = ScriptedBackend([stalling_stream(many_text_chunks(3)[:3], release)])
+    got_first = asyncio.Event()
+
+    async def consume():
+        async for _ in make_model(backend).stream_response(**model_arguments()):
+            got_first.set()
+
+    task = asyncio.create_task(consume())
+    await got_first.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (span,) = span_exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes["error.type"] == "asyncio.exceptions.CancelledError"
+
+
+async def test_abandoned_stream_is_ended_by_garbage_collection(instrument, span_exporter):
+    instrument()
+    events = make_model(ScriptedBackend([many_text_chunks(60)])).stream_response(
+        **model_arguments()
+    )
+    await events.__anext__()
+    assert span_exporter.get_finished_spans() == ()
+    del events
+    gc.collect()
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes["chatspan.stream.closed_early"] is True
+
+
+async def test_stopping_right_after_the_terminal_event_is_not_an_early_close(
+    instrument, span_exporter
+):
+    instrument()
+    events = make_model(ScriptedBackend([many_text_chunks(5)])).stream_response(**model_arguments())
+    async for event in events:
+        if event.type == "response.completed":
+            break
+    await events.aclose()
+    (span,) = span_exporter.get_finished_spans()
+    assert "chatspan.stream.closed_early" not in span.attributes
+    assert span.attributes["gen_ai.usage.output_tokens"] == USAGE["completion_tokens"]
+
+
+async def test_concurrent_streams_each_get_their_own_span(instrument, span_exporter):
+    """200 streams at once: every span carries its own request's answer, none crossed."""
+    from chatspan.exporters.scripted_backend import text_chunks
+
+    def reply_for(body):
+        number = body["messages"][-1]["content"].rsplit(" ", 1)[-1]
+        return [
+            {**c, "id": f"chatcmpl-{number}"}
+            for c in text_chunks(
+                [f"answer {number}"], usage={**USAGE, "prompt_tokens": int(number)}
+            )
+        ]
+
+    instrument(capture_content=True)
+    model = make_model(ScriptedBackend(fallback=reply_for))
+    await asyncio.gather(*(stream_events(model, input=f"question {n}") for n in range(200)))
+
+    spans = span_exporter.get_finished_spans()
+    assert len(spans) == 200
+    for span in spans:
+        number = json.loads(span.attributes["gen_ai.input.messages"])[0]["parts"][0]["content"]
+        number = number.rsplit(" ", 1)[-1]
+        assert span.attributes["gen_ai.response.id"] == f"chatcmpl-{number}"
+        assert span.attributes["gen_ai.usage.input_tokens"] == int(number)
+        assert f"answer {number}" in span.attributes["gen_ai.output.messages"]
+    assert len({span.context.span_id for span in spans}) == 200
+
+
+def _duration_s(span) -> float:
+    return (span.end_time - span.start_time) / 1e9
