@@ -20,6 +20,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import messages
+from .dedupe import claim_inference
 from .guard import guarded, report_failure
 from .request import CallArguments, provider_and_server, request_attributes, server_attributes
 from .semconv import (
@@ -110,8 +111,8 @@ class ChatCall:
             kind=SpanKind.CLIENT,
             attributes=start_attributes,
         )
-        self._context = otel_context.set_value(
-            CALL_KEY, self, trace.set_span_in_context(self.span, parent)
+        self._context = claim_inference(
+            otel_context.set_value(CALL_KEY, self, trace.set_span_in_context(self.span, parent))
         )
         if state.settings.capture.any:
             self._capture_request(call)

@@ -13,6 +13,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 
 from .call import CALL_KEY, ChatCall
+from .dedupe import inference_already_open
 from .guard import guarded
 from .request import bind_arguments
 from .state import InstrumentationState
@@ -32,7 +33,8 @@ def _start_or_none(
     stream: bool,
 ) -> ChatCall | None:
     """A new ChatCall, or None when we are switched off or another chat span is already open."""
-    if not state.active or otel_context.get_value(CALL_KEY) is not None:
+    current = otel_context.get_current()
+    if not state.active or current.get(CALL_KEY) is not None or inference_already_open(current):
         return None
     return ChatCall(state, instance, bind_arguments(args, kwargs), stream)
 

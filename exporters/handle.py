@@ -1,0 +1,209 @@
+"""The handle ``configure()`` returns: which providers are in use, which chatspan created, and a
+bounded shutdown that touches only those.
+
+The SDK providers' own ``shutdown_on_exit`` waits up to 30 s per batch processor plus the
+exporter's retries; ours runs the shutdown on a helper thread and waits at most the exit bound,
+then tells the exporters to stop retrying, so a dead collector cannot hold the process. Spans are
+counted as they end and as each exporter accepts them, so what was lost (queue drops, failed or
+abandoned exports) is reported in one log line.
+"""
+
+from __future__ import annotations
+
+import atexit
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.environment_variables import OTEL_BSP_EXPORT_TIMEOUT
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricExporter
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from chatspan.exporters.settings import ExportSettings
+
+__all__ = ["CountingExporter", "ExportHandle", "SpanLedger"]
+
+_logger = logging.getLogger(__name__)
+
+_ABORT_GRACE_SECONDS = 1.0
+
+
+class CountingExporter(SpanExporter):
+    """Counts the spans its exporter accepted, and shuts that exporter down only once."""
+
+    def __init__(self, name: str, inner: SpanExporter) -> None:
+        self.name = name
+        self.inner = inner
+        self.exported = 0
+        self._lock = threading.Lock()
+        self._down = False
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        result = self.inner.export(spans)
+        if result is SpanExportResult.SUCCESS:
+            with self._lock:
+                self.exported += len(spans)
+        return result
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        with self._lock:
+            if self._down:
+                return
+            self._down = True
+        _shutdown_with_timeout(self.inner, timeout_millis)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+
+class SpanLedger(SpanProcessor):
+    """Counts sampled spans ended, against which each exporter's delivered count is compared."""
+
+    def __init__(self) -> None:
+        self.ended = 0
+        self.exporters: list[CountingExporter] = []
+        self._lock = threading.Lock()
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.context is not None and span.context.trace_flags.sampled:
+            with self._lock:
+                self.ended += 1
+
+    def losses(self) -> dict[str, int]:
+        return {c.name: self.ended - c.exported for c in self.exporters if c.exported < self.ended}
+
+
+def _shutdown_with_timeout(exporter: SpanExporter | MetricExporter, timeout_millis: float) -> None:
+    if "timeout_millis" in inspect.signature(exporter.shutdown).parameters:
+        exporter.shutdown(timeout_millis=timeout_millis)  # type: ignore[call-arg]
+    else:
+        exporter.shutdown()
+
+
+def _quietly(step: Callable[[], object]) -> None:
+    """Run a shutdown step; the SDK already logs export failures, so only debug-log here."""
+    try:
+        step()
+    except Exception:
+        _logger.debug("chatspan: exporter shutdown step failed", exc_info=True)
+
+
+class ExportHandle:
+    """The providers in use and what chatspan created; ``shutdown()`` touches only the latter."""
+
+    def __init__(
+        self,
+        settings: ExportSettings,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        ledger: SpanLedger | None = None,
+        metric_exporters: Sequence[MetricExporter] = (),
+    ) -> None:
+        self.settings = settings
+        self._own_tracer_provider = tracer_provider
+        self._own_meter_provider = meter_provider
+        self._ledger = ledger or SpanLedger()
+        self._metric_exporters = tuple(metric_exporters)
+        self._lock = threading.Lock()
+        self._result: bool | None = None  # None while open; then whether shutdown finished in time
+
+    @property
+    def tracer_provider(self) -> trace.TracerProvider:
+        return self._own_tracer_provider or trace.get_tracer_provider()
+
+    @property
+    def meter_provider(self) -> metrics.MeterProvider:
+        return self._own_meter_provider or metrics.get_meter_provider()
+
+    @property
+    def owns_tracer_provider(self) -> bool:
+        return self._own_tracer_provider is not None
+
+    @property
+    def owns_meter_provider(self) -> bool:
+        return self._own_meter_provider is not None
+
+    @property
+    def jsonl_path(self) -> Path | None:
+        """The file our spans go to, if chatspan created a provider writing one."""
+        names = {c.name for c in self._ledger.exporters}
+        return self.settings.jsonl_path if "jsonl" in names else None
+
+    def lost_spans(self) -> dict[str, int]:
+        """Spans ended but not (yet) accepted, per exporter name: queue drops and failed exports."""
+        return self._ledger.losses()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        ok = True
+        if self._own_tracer_provider is not None:
+            ok = self._own_tracer_provider.force_flush(timeout_millis) and ok
+        if self._own_meter_provider is not None:
+            ok = self._own_meter_provider.force_flush(timeout_millis) and ok
+        return ok
+
+    def shutdown(self, timeout_millis: float | None = None) -> bool:
+        """Flush and shut down what we created, within ``timeout_millis`` (default: the exit bound).
+
+        Idempotent. Returns whether everything finished in time. If the budget runs out (a dead
+        or slow collector), the exporters are told to stop retrying so the process can exit.
+        """
+        with self._lock:
+            if self._result is not None:
+                return self._result
+            atexit.unregister(self._shutdown)
+            budget = self.settings.exit_timeout_millis if timeout_millis is None else timeout_millis
+            deadline = time.monotonic() + budget / 1000
+            worker = threading.Thread(
+                target=self._shutdown_providers, args=(deadline,), name="chatspan-shutdown"
+            )
+            worker.daemon = True
+            try:
+                worker.start()
+            except RuntimeError:  # no new threads this late in interpreter shutdown: flush inline
+                self._shutdown_providers(deadline)
+            else:
+                worker.join(max(0.0, deadline - time.monotonic()))
+                if worker.is_alive():
+                    self._abort_exports()
+                    worker.join(_ABORT_GRACE_SECONDS)
+            self._result = not worker.is_alive()
+            self._report_losses(budget)
+            return self._result
+
+    def _shutdown(self) -> None:
+        self.shutdown()
+
+    def shutdown_at_exit(self) -> None:
+        """Run ``shutdown()`` at interpreter exit (in place of the providers' unbounded one)."""
+        atexit.register(self._shutdown)
+
+    def _shutdown_providers(self, deadline: float) -> None:
+        if self._own_tracer_provider is not None:
+            _quietly(self._own_tracer_provider.shutdown)
+        if self._own_meter_provider is not None:
+            provider = self._own_meter_provider
+            left = max(0.0, deadline - time.monotonic()) * 1000
+            _quietly(lambda: provider.shutdown(timeout_millis=left))
+
+    def _abort_exports(self) -> None:
+        for exporter in (*self._ledger.exporters, *self._metric_exporters):
+            _quietly(lambda exporter=exporter: _shutdown_with_timeout(exporter, 0))
+
+    def _report_losses(self, budget_millis: float) -> None:
+        ended, losses = self._ledger.ended, self._ledger.losses()
+        if losses:
+            where = ", ".join(f"{count} of {ended} by {name}" for name, count in losses.items())
+            _logger.warning(
+                "chatspan: spans not exported: %s (collector unreachable or too slow? "
+                "the final flush waits at most %d ms, see %s)",
+                where,
+                budget_millis,
+                OTEL_BSP_EXPORT_TIMEOUT,
+            )
