@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import timeit
-from array import array
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["CALL_KEY", "ChatCall", "error_type"]
 
 CALL_KEY = otel_context.create_key("chatspan.chat_call")
-_MAX_CHUNK_GAPS = 4096  # per stream: bounds memory; later gaps are not recorded
 _COMPLETED_EVENT = "response.completed"
 _DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 
@@ -52,12 +50,13 @@ class ChatCall:
     """The span of one ``get_response``/``stream_response`` call and what it has seen."""
 
     __slots__ = (
-        "_chunk_gaps",
+        "_chunks",
         "_content_failed",
         "_context",
         "_ended",
         "_event_content",
         "_finish_reasons",
+        "_first_chunk_at",
         "_first_chunk_s",
         "_last_chunk_at",
         "_metric_attributes",
@@ -79,8 +78,8 @@ class ChatCall:
         self._finish_reasons: dict[int, str] = {}
         self._response_model: str | None = None
         self._first_chunk_s: float | None = None
-        self._last_chunk_at = 0.0
-        self._chunk_gaps: array[float] | None = array("d") if stream else None
+        self._first_chunk_at = self._last_chunk_at = 0.0
+        self._chunks = 0
         self._saw_completed = False
         self._content_failed = False
         self._event_content: dict[str, str] | None = None
@@ -142,9 +141,9 @@ class ChatCall:
         try:
             if self._first_chunk_s is None:
                 self._first_chunk_s = now - self._start
+                self._first_chunk_at = now
                 self._response_identity(chunk)
-            elif self._chunk_gaps is not None and len(self._chunk_gaps) < _MAX_CHUNK_GAPS:
-                self._chunk_gaps.append(now - self._last_chunk_at)
+            self._chunks += 1
             self._last_chunk_at = now
             choices = chunk.choices
             if choices and choices[0].finish_reason is not None:
@@ -263,9 +262,14 @@ class ChatCall:
             attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = self._response_model
         metrics = self._state.metrics
         metrics.record_call(attributes, duration, *self._usage, context=self._context)
-        if self._chunk_gaps is not None:
+        if self._first_chunk_s is not None:
+            mean_gap = (
+                (self._last_chunk_at - self._first_chunk_at) / (self._chunks - 1)
+                if self._chunks > 1
+                else None
+            )
             metrics.record_chunk_timing(
-                attributes, self._first_chunk_s, self._chunk_gaps, context=self._context
+                attributes, self._first_chunk_s, mean_gap, context=self._context
             )
 
     @guarded("emitting the content event")

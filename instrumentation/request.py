@@ -7,6 +7,7 @@ by name against a mirror of the stable leading parameters and read the newer one
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,13 @@ from urllib.parse import urlsplit
 
 from .semconv import PROVIDER_OPENAI_COMPATIBLE, SERVER_ADDRESS, SERVER_PORT, gen_ai
 
-__all__ = ["CallArguments", "bind_arguments", "provider_and_server", "request_attributes"]
+__all__ = [
+    "CallArguments",
+    "bind_arguments",
+    "provider_and_server",
+    "request_attributes",
+    "server_attributes",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +75,13 @@ _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 def provider_and_server(base_url: Any) -> tuple[str, str | None, int | None]:
     """Provider name, host and port from the client's base URL; userinfo never leaves here."""
+    return _provider_and_server(str(base_url))
+
+
+@functools.lru_cache(maxsize=256)  # a process talks to few servers; parsing costs microseconds
+def _provider_and_server(base_url: str) -> tuple[str, str | None, int | None]:
     try:
-        parts = urlsplit(str(base_url))
+        parts = urlsplit(base_url)
         host = parts.hostname
         port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
     except ValueError:

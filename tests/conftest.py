@@ -22,14 +22,6 @@ from chatspan.exporters.scripted_backend import ScriptedBackend
 from chatspan.instrumentation import ChatCompletionsInstrumentor
 
 
-class _TempSanitizer:  # TEMPSTUB
-    def sanitize_value(self, value, on_error=None):
-        return value
-
-
-_TEMP_SANITIZER = _TempSanitizer()  # TEMPSTUB
-
-
 @pytest.fixture
 def span_exporter() -> InMemorySpanExporter:
     return InMemorySpanExporter()
@@ -75,7 +67,6 @@ def instrument(
         kwargs.setdefault("tracer_provider", tracer_provider)
         kwargs.setdefault("meter_provider", meter_provider)
         kwargs.setdefault("logger_provider", logger_provider)
-        kwargs.setdefault("sanitizer", _TEMP_SANITIZER)  # TEMPSTUB until sanitize.py lands
         instrumentor.instrument(**kwargs)
         return instrumentor
 
