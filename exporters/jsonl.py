@@ -122,9 +122,18 @@ class _LineAppender:
 
 
 class JsonlSpanExporter(SpanExporter):
-    """Appends each span as one OTLP/JSON ``TracesData`` line to ``path``."""
+    """Appends each span as one OTLP/JSON ``TracesData`` line to ``path``.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    Without a path (as ``opentelemetry-instrument`` builds it for ``OTEL_TRACES_EXPORTER=jsonl``,
+    through our ``opentelemetry_traces_exporter`` entry point) the path comes from
+    ``CHATSPAN_JSONL_PATH``, defaulting to ``./chatspan-traces.jsonl``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        if path is None:
+            from .settings import CHATSPAN_JSONL_PATH, DEFAULT_JSONL_PATH
+
+            path = os.environ.get(CHATSPAN_JSONL_PATH) or DEFAULT_JSONL_PATH
         self._out = _LineAppender(path, "spans")
 
     @property
