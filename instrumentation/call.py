@@ -19,6 +19,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import messages
+from .bridge_context import chat_parent
 from .dedupe import claim_inference
 from .guard import guarded, report_failure
 from .request import CallArguments, provider_and_server, request_attributes, server_attributes
@@ -100,10 +101,11 @@ class ChatCall:
         start_attributes.update(
             (k, v) for k, v in request_attributes(call, stream) if v is not None
         )
-        agent_name = _current_agent_name()
+        # Parent and agent name from the Agents SDK bridge's span for the SDK's current span.
+        parent, agent_name = chat_parent(otel_context.get_current())
+        agent_name = agent_name or _current_agent_name()
         if agent_name:
             start_attributes[gen_ai.GEN_AI_AGENT_NAME] = agent_name
-        parent = otel_context.get_current()
         self.span = state.tracer.start_span(
             f"{OPERATION_CHAT} {model_name}".rstrip(),
             context=parent,

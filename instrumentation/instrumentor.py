@@ -20,7 +20,7 @@ from opentelemetry.trace import get_tracer
 from wrapt import FunctionWrapper, wrap_function_wrapper
 
 from .config import Settings
-from .metrics import ChatMetrics
+from .metrics import AgentMetrics, ChatMetrics
 from .package import _instruments
 from .patch import fetch_response_wrapper, get_response_wrapper, stream_response_wrapper
 from .state import InstrumentationState
@@ -58,6 +58,7 @@ class ChatCompletionsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """
 
     _state: InstrumentationState | None = None
+    _bridge: Any = None  # the Agents SDK tracing bridge (bridge.py), when installed
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -78,12 +79,20 @@ class ChatCompletionsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             if hasattr(getattr(module, _CLASS), name):
                 wrap_function_wrapper(module, f"{_CLASS}.{name}", factory(state))
         self._state = state
+        from .bridge import install  # imports agents.tracing: only once we instrument
+
+        self._bridge = install(state, AgentMetrics(meter))
 
     def _uninstrument(self, **kwargs: Any) -> None:
         state, self._state = self._state, None
         if state is None:
             return
         state.active = False
+        bridge, self._bridge = self._bridge, None
+        if bridge is not None:
+            from .bridge import uninstall
+
+            uninstall(bridge)
         cls = getattr(importlib.import_module(_MODULE), _CLASS)
         for name, _ in _TARGETS:
             _unwrap_ours(cls, name, state)

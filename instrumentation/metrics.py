@@ -15,7 +15,7 @@ from opentelemetry.metrics import Meter
 
 from .semconv import TOKEN_INPUT, TOKEN_OUTPUT, gen_ai, gen_ai_metrics
 
-__all__ = ["ChatMetrics"]
+__all__ = ["AgentMetrics", "ChatMetrics"]
 
 _DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
                      40.96, 81.92)  # fmt: skip
@@ -90,3 +90,43 @@ class ChatMetrics:
             self.time_per_output_chunk.record(
                 max(mean_chunk_gap_s, 0.0), attributes, context=context
             )
+
+
+# The agent-level histograms, named as opentelemetry-util-genai's `_instruments.py` names them
+# (not yet in the semantic-conventions package), with its bucket boundaries.
+_INVOKE_AGENT_DURATION = "gen_ai.invoke_agent.duration"
+_EXECUTE_TOOL_DURATION = "gen_ai.execute_tool.duration"
+_INVOKE_AGENT_BUCKETS = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8,
+                         409.6)  # fmt: skip
+
+
+class AgentMetrics:
+    """Agent invocation and tool execution durations, recorded by the Agents SDK bridge.
+
+    Attributes: operation, ``gen_ai.agent.name``, ``gen_ai.tool.name``/``.type`` and
+    ``error.type``; agents and tools are a fixed set per application, so cardinality stays low.
+    """
+
+    def __init__(self, meter: Meter) -> None:
+        self.invoke_agent_duration = meter.create_histogram(
+            _INVOKE_AGENT_DURATION,
+            unit="s",
+            description="Duration of an agent invocation.",
+            explicit_bucket_boundaries_advisory=list(_INVOKE_AGENT_BUCKETS),
+        )
+        self.execute_tool_duration = meter.create_histogram(
+            _EXECUTE_TOOL_DURATION,
+            unit="s",
+            description="Duration of a tool execution.",
+            explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
+        )
+
+    def record_agent(
+        self, duration_s: float, attributes: Mapping[str, Any], context: Context | None
+    ) -> None:
+        self.invoke_agent_duration.record(max(duration_s, 0.0), attributes, context=context)
+
+    def record_tool(
+        self, duration_s: float, attributes: Mapping[str, Any], context: Context | None
+    ) -> None:
+        self.execute_tool_duration.record(max(duration_s, 0.0), attributes, context=context)

@@ -1,0 +1,177 @@
+"""OpenTelemetry context that follows the Agents SDK's current span, in lockstep.
+
+The SDK keeps its current trace and span in two ``ContextVar``s, always changed through
+``agents.tracing.scope.Scope``: ``set_current_*`` returns a token, ``reset_current_*(token)``
+restores. While the bridge is installed, each ``set`` that makes a bridged SDK trace or span
+current also attaches an OTel context holding our span for it, and the ``reset`` of that same
+token detaches it. Both variables live in the same ``contextvars.Context`` and change at the same
+moment, so OTel's current span follows the SDK's exactly: it is our ``execute_tool`` span while a
+tool function runs (an HTTP or database span made there nests under it, in its own task or in a
+thread the tool starts with a copied context) and our agent or turn span while the model is called.
+
+Why not attach from the processor's ``on_span_start`` / ``on_span_end``? Those do not say whether
+the span is made current, and may run in another context than the one that set it. Here the
+discipline is the SDK's own: where the SDK holds its span across a ``yield`` (a model's stream),
+ours is held exactly as long; where its ``reset`` fails (a generator finalized from another task
+raises ``ValueError``, which the SDK tolerates) we do not detach either, so we never detach out of
+order or from a foreign context. The token pairs live in a ``ContextVar`` of our own, so they
+vanish with their context; a later reset of an outer token drops pairs left above it.
+
+The hooks are process-wide because the SDK's scope is; they call straight through when no bridge
+is active. Uninstalling removes them (if still outermost); a run in flight at that moment keeps
+its attached OTel context until its task ends.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any, Protocol, TypeGuard
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from wrapt import FunctionWrapper, wrap_function_wrapper
+
+from .guard import guarded, report_failure
+
+__all__ = [
+    "BRIDGE_SPAN_KEY",
+    "Lookup",
+    "activate",
+    "chat_parent",
+    "hook_scope",
+    "unhook_scope",
+]
+
+BRIDGE_SPAN_KEY = otel_context.create_key("chatspan.bridge_span")
+"""In every context we attach: our span for the SDK's current trace or span."""
+
+_SCOPE_MODULE = "agents.tracing.scope"
+_Links = tuple[tuple[Any, object], ...]
+_links: contextvars.ContextVar[_Links] = contextvars.ContextVar("chatspan_bridge_links", default=())
+
+
+class Lookup(Protocol):
+    """What the hooks and the chat span ask the active bridge."""
+
+    def context_for_trace(self, sdk_trace: Any) -> Context | None: ...
+    def context_for_span(self, sdk_span: Any) -> Context | None: ...
+    def enclosing(self, sdk_span: Any) -> tuple[trace.Span | None, str | None]: ...
+
+
+_active: Lookup | None = None
+
+
+def activate(lookup: Lookup | None) -> None:
+    """Make ``lookup`` the bridge the hooks consult (``None``: hooks pass straight through)."""
+    global _active
+    _active = lookup
+
+
+# -- the hooks on Scope ---------------------------------------------------------------------------
+
+
+def _linked(find: str) -> Any:
+    def set_current(
+        wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        token = wrapped(*args, **kwargs)
+        lookup = _active
+        if lookup is not None:
+            _attach(token, lookup, find, args[0] if args else next(iter(kwargs.values()), None))
+        return token
+
+    return set_current
+
+
+def _attach(token: Any, lookup: Lookup, find: str, sdk_object: Any) -> None:
+    try:
+        context = getattr(lookup, find)(sdk_object)
+        if context is not None:
+            _links.set((*_links.get(), (token, otel_context.attach(context))))
+    except Exception as error:  # the SDK's own set already happened; never undo it
+        report_failure("following the Agents SDK's current span", error)
+
+
+def _reset_current(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    links = _links.get()
+    if not links:
+        return wrapped(*args, **kwargs)
+    token = args[0] if args else next(iter(kwargs.values()), None)
+    result = wrapped(*args, **kwargs)  # raises in a foreign context: then we leave ours alone
+    for index in range(len(links) - 1, -1, -1):
+        if links[index][0] is token:
+            _links.set(links[:index])
+            otel_context.detach(links[index][1])  # type: ignore[arg-type]
+            break
+    return result
+
+
+_HOOKS = (
+    ("set_current_trace", _linked("context_for_trace")),
+    ("set_current_span", _linked("context_for_span")),
+    ("reset_current_trace", _reset_current),
+    ("reset_current_span", _reset_current),
+)
+
+
+def hook_scope() -> bool:
+    """Put the hooks on ``Scope`` unless they are there already; False if it has no such API."""
+    import importlib
+
+    scope = getattr(importlib.import_module(_SCOPE_MODULE), "Scope", None)
+    if scope is None or not all(hasattr(scope, name) for name, _ in _HOOKS):
+        return False
+    for name, hook in _HOOKS:
+        if not _is_ours(scope.__dict__.get(name)):
+            wrap_function_wrapper(scope, name, hook)
+    return True
+
+
+def unhook_scope() -> None:
+    """Remove our hooks where they are still the outermost wrapper; leave others' alone."""
+    import sys
+
+    scope = getattr(sys.modules.get(_SCOPE_MODULE), "Scope", None)
+    for name, _ in _HOOKS:
+        attribute = getattr(scope, "__dict__", {}).get(name)
+        if _is_ours(attribute):
+            setattr(scope, name, attribute.__wrapped__)
+
+
+def _is_ours(attribute: Any) -> TypeGuard[FunctionWrapper[..., Any]]:
+    if not isinstance(attribute, FunctionWrapper):
+        return False
+    inner = getattr(attribute, "_self_wrapper", None)
+    return getattr(inner, "__module__", None) == __name__
+
+
+# -- for the chat span -------------------------------------------------------------------------
+
+
+@guarded("finding the chat span's agent span", default=(None, None))
+def _enclosing() -> tuple[trace.Span | None, str | None]:
+    lookup = _active
+    if lookup is None:
+        return None, None
+    from agents.tracing import get_current_span
+
+    return lookup.enclosing(get_current_span())
+
+
+def chat_parent(current: Context) -> tuple[Context, str | None]:
+    """The chat span's parent context and ``gen_ai.agent.name``, from the enclosing SDK span.
+
+    Lockstep attaching normally puts our agent or turn span in ``current`` already (then
+    ``BRIDGE_SPAN_KEY`` holds it, possibly under spans opened since): ``current`` is kept. Only
+    a context that lacks it (code that swapped the OTel context) gets our span as the parent.
+    """
+    span, agent_name = _enclosing()
+    if span is None or current.get(BRIDGE_SPAN_KEY) is span:
+        return current, agent_name
+    context = trace.set_span_in_context(
+        span, otel_context.set_value(BRIDGE_SPAN_KEY, span, current)
+    )
+    return context, agent_name
