@@ -10,7 +10,7 @@ imports the Agents SDK, the hook:
    instrumented already or being instrumented right now (``opentelemetry-instrument`` loads our
    entry point, whose ``instrument()`` imports ``agents`` and so fires this hook from inside itself:
    that one instruments, we step aside, and the two activations instrument once);
-2. applies ``CHATSPAN_AGENTS_SDK_EXPORT`` (``chatspan.exporters.apply_agents_sdk_export``).
+2. through ``instrument()``, applies ``CHATSPAN_AGENTS_SDK_EXPORT``, on every activation path.
 
 Exporters are configured lazily, at the first span (``first_span.py`` says why), so a provider the
 application sets any time before its first model call is used as it is.
@@ -125,18 +125,12 @@ def activate_from_env(env: Mapping[str, str] | None = None) -> bool:
 
 
 def _on_agents_imported(_module: Any) -> None:
-    """The hook: instrument once, then apply the SDK export mode. A raising hook would make the
-    application's ``import agents`` fail, so each step is contained."""
+    """The hook: instrument once (which also applies the SDK export mode). A raising hook would
+    make the application's ``import agents`` fail, so it is contained."""
     try:
         _instrument_once()
     except Exception as error:
         report_failure("instrumenting the Agents SDK", error)
-    try:
-        from chatspan.exporters.agents_sdk_export import apply_agents_sdk_export
-
-        apply_agents_sdk_export()
-    except Exception as error:
-        report_failure("applying CHATSPAN_AGENTS_SDK_EXPORT", error)
 
 
 def _instrument_once() -> None:

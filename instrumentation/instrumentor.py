@@ -82,6 +82,7 @@ class ChatCompletionsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         from .bridge import install  # imports agents.tracing: only once we instrument
 
         self._bridge = install(state, AgentMetrics(meter))
+        _apply_agents_sdk_export()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         state, self._state = self._state, None
@@ -107,6 +108,14 @@ def _sanitizer_from_env(env: Any) -> Any:
     except Exception as error:
         _logger.warning("chatspan: %s; redacting with the default settings", error)
         return Sanitizer()
+
+
+def _apply_agents_sdk_export() -> None:
+    """``CHATSPAN_AGENTS_SDK_EXPORT`` on every path that instruments (activation, the
+    ``opentelemetry-instrument`` entry point, explicit calls); it never raises."""
+    from chatspan.exporters.agents_sdk_export import apply_agents_sdk_export
+
+    apply_agents_sdk_export()
 
 
 def _unwrap_ours(cls: type, name: str, state: InstrumentationState) -> None:
