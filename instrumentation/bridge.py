@@ -41,7 +41,7 @@ from .bridge_mapping import (
     open_workflow,
     tool_type,
 )
-from .bridge_registry import OpenSpan, OpenTrace, Registry
+from .bridge_registry import ROLLUP_KEY, OpenSpan, OpenTrace, Registry, UsageTotals
 from .call import error_type
 from .dedupe import claim_inference
 from .guard import guarded
@@ -124,9 +124,9 @@ class AgentsBridge(TracingProcessor):
         span = self._tracer.start_span(
             opening.name, context=current, kind=opening.kind, attributes=opening.attributes
         )
-        _abandon(
-            self._open.add_trace(sdk_trace.trace_id, OpenTrace(span, _context_with(span, current)))
-        )
+        totals = UsageTotals()
+        context = otel_context.set_value(ROLLUP_KEY, (totals,), _context_with(span, current))
+        _abandon(self._open.add_trace(sdk_trace.trace_id, OpenTrace(span, context, totals=totals)))
 
     @guarded("ending a workflow span")
     def _end_trace(self, sdk_trace: Any) -> None:
@@ -134,6 +134,7 @@ class AgentsBridge(TracingProcessor):
         if record is None:
             return
         _set_in_flight_error(record.span)
+        _set_totals(record.span, record.totals)
         record.span.end()
 
     # -- spans -----------------------------------------------------------------------------
@@ -163,8 +164,14 @@ class AgentsBridge(TracingProcessor):
             context = _context_with(span, parent_context)
             if mapper.claims_inference:
                 context = claim_inference(context)
+            totals = None
+            if mapper.names_agent:  # its chat spans add up here and in the workflow's totals
+                totals = UsageTotals()
+                owner = self._open.trace(sdk_span.trace_id)
+                sinks = (totals, owner.totals) if owner else (totals,)
+                context = otel_context.set_value(ROLLUP_KEY, sinks, context)
             started = timeit.default_timer()
-            record = OpenSpan(span, context, sdk_span.trace_id, agent_name, mapper, started)
+            record = OpenSpan(span, context, sdk_span.trace_id, agent_name, mapper, started, totals)
         _abandon(self._open.add_span(sdk_span.span_id, record))
 
     @guarded("ending an agent span")
@@ -177,6 +184,8 @@ class AgentsBridge(TracingProcessor):
             self._close(record.mapper, sdk_span.span_data, record.span)
             failure = _set_error(record.span, getattr(sdk_span, "error", None))
             self._record_metric(record, sdk_span.span_data, duration, failure)
+            if record.totals is not None:
+                _set_totals(record.span, record.totals)
         finally:
             record.span.end()
 
@@ -262,6 +271,12 @@ def _set_in_flight_error(span: trace.Span) -> str | None:
     message = "cancelled" if isinstance(error, asyncio.CancelledError) else type(error).__name__
     span.set_status(Status(StatusCode.ERROR, message))
     return kind
+
+
+@guarded("writing the summed cost and tokens")
+def _set_totals(span: trace.Span, totals: UsageTotals) -> None:
+    for key, value in totals.attributes():
+        span.set_attribute(key, value)
 
 
 def _abandon(spans: list[trace.Span]) -> None:

@@ -6,6 +6,10 @@ until they end. Runs that never end (a crash, a task dropped mid-run) cannot gro
 forever: beyond ``max_traces`` traces or ``max_spans`` spans the oldest are dropped, and their
 OTel spans handed back for the bridge to end, marked abandoned. Nothing here calls
 OpenTelemetry, so the lock is only ever held for a few dict operations.
+
+Roll-up: each workflow and agent record has a ``UsageTotals``. The contexts the bridge attaches
+carry, under ``ROLLUP_KEY``, the totals a chat span there adds to (its agent's and its
+workflow's); the bridge writes the sums on those spans as they end.
 """
 
 from __future__ import annotations
@@ -13,16 +17,66 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 from opentelemetry.trace import Span
 
-from .bridge_mapping import SpanMapper
+from .semconv import USAGE_COST, gen_ai
 
-__all__ = ["MAX_OPEN_SPANS", "MAX_OPEN_TRACES", "OpenSpan", "OpenTrace", "Registry"]
+if TYPE_CHECKING:  # at runtime only call.py's import cycle would need it
+    from .bridge_mapping import SpanMapper
+
+__all__ = [
+    "MAX_OPEN_SPANS",
+    "MAX_OPEN_TRACES",
+    "ROLLUP_KEY",
+    "OpenSpan",
+    "OpenTrace",
+    "Registry",
+    "UsageTotals",
+]
 
 MAX_OPEN_TRACES = 4096  # concurrent runs; the SDK itself remembers 4096 started trace ids
 MAX_OPEN_SPANS = 16384  # a run has a handful open at a time (its nesting depth)
+
+
+ROLLUP_KEY = otel_context.create_key("chatspan.usage_rollup")
+"""In the contexts the bridge attaches: the ``UsageTotals`` a chat span there adds to."""
+
+
+class UsageTotals:
+    """Sums of the chat spans' cost and tokens under one agent or workflow span; thread-safe.
+
+    A part no chat span reported stays unknown (no attribute), never zero.
+    """
+
+    __slots__ = ("_cost", "_input", "_lock", "_output")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cost: float | None = None
+        self._input: int | None = None
+        self._output: int | None = None
+
+    def add(self, cost: float | None, input_tokens: int | None, output_tokens: int | None) -> None:
+        with self._lock:
+            if cost is not None:
+                self._cost = (self._cost or 0.0) + cost
+            if input_tokens is not None:
+                self._input = (self._input or 0) + input_tokens
+            if output_tokens is not None:
+                self._output = (self._output or 0) + output_tokens
+
+    def attributes(self) -> list[tuple[str, float | int]]:
+        with self._lock:
+            parts = (
+                (USAGE_COST, self._cost),
+                (gen_ai.GEN_AI_USAGE_INPUT_TOKENS, self._input),
+                (gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS, self._output),
+            )
+        return [(key, value) for key, value in parts if value is not None]
 
 
 @dataclass(eq=False, slots=True)
@@ -35,6 +89,7 @@ class OpenSpan:
     agent_name: str | None
     mapper: SpanMapper | None = None
     started: float = 0.0
+    totals: UsageTotals | None = None  # agent spans: the sums of their chat spans
 
 
 @dataclass(eq=False, slots=True)
@@ -42,6 +97,7 @@ class OpenTrace:
     span: Span
     context: Context
     spans: set[str] = field(default_factory=set)  # SDK ids of its spans still open
+    totals: UsageTotals = field(default_factory=UsageTotals)
 
 
 class Registry:

@@ -20,6 +20,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import messages
 from .bridge_context import chat_parent
+from .bridge_registry import ROLLUP_KEY, UsageTotals
 from .dedupe import claim_inference
 from .guard import guarded, report_failure
 from .request import CallArguments, provider_and_server, request_attributes, server_attributes
@@ -28,6 +29,8 @@ from .semconv import (
     ERROR_TYPE,
     OPERATION_CHAT,
     STREAM_CLOSED_EARLY,
+    USAGE_COST,
+    USAGE_MISSING,
     gen_ai,
 )
 
@@ -51,6 +54,7 @@ class ChatCall:
     """The span of one ``get_response``/``stream_response`` call and what it has seen."""
 
     __slots__ = (
+        "_cached",
         "_chunks",
         "_content_failed",
         "_context",
@@ -61,12 +65,16 @@ class ChatCall:
         "_first_chunk_s",
         "_last_chunk_at",
         "_metric_attributes",
+        "_reasoning",
         "_response_model",
+        "_rollup",
         "_saw_completed",
         "_start",
         "_state",
         "_usage",
+        "_usage_seen",
         "span",
+        "stream",
     )
 
     def __init__(
@@ -75,7 +83,11 @@ class ChatCall:
         self._state = state
         self._start = timeit.default_timer()
         self._ended = False
+        self.stream = stream
         self._usage: tuple[int | None, int | None] = (None, None)
+        self._usage_seen = False
+        self._cached: int | None = None
+        self._reasoning: int | None = None
         self._finish_reasons: dict[int, str] = {}
         self._response_model: str | None = None
         self._first_chunk_s: float | None = None
@@ -103,6 +115,8 @@ class ChatCall:
         )
         # Parent and agent name from the Agents SDK bridge's span for the SDK's current span.
         parent, agent_name = chat_parent(otel_context.get_current())
+        rollup = parent.get(ROLLUP_KEY)  # the bridge's agent and workflow totals, if any
+        self._rollup: tuple[UsageTotals, ...] = rollup if isinstance(rollup, tuple) else ()
         agent_name = agent_name or _current_agent_name()
         if agent_name:
             start_attributes[gen_ai.GEN_AI_AGENT_NAME] = agent_name
@@ -177,15 +191,17 @@ class ChatCall:
         input_tokens = _int_or_none(getattr(usage, "prompt_tokens", None))
         output_tokens = _int_or_none(getattr(usage, "completion_tokens", None))
         self._usage = (input_tokens, output_tokens)
+        self._usage_seen = True
         cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
         reasoning = getattr(
             getattr(usage, "completion_tokens_details", None), "reasoning_tokens", None
         )
+        self._cached, self._reasoning = _int_or_none(cached), _int_or_none(reasoning)
         for key, value in (
             (gen_ai.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
             (gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens),
-            (gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, _int_or_none(cached)),
-            (gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, _int_or_none(reasoning)),
+            (gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, self._cached),
+            (gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, self._reasoning),
         ):
             if value is not None:
                 self.span.set_attribute(key, value)
@@ -206,7 +222,7 @@ class ChatCall:
             return
         if result is not None:
             self._capture_output(getattr(result, "output", None))
-        self._end()
+        self._end(completed=True)
 
     def fail(self, error: BaseException) -> None:
         """The call raised ``error``; the caller re-raises the same object."""
@@ -238,17 +254,22 @@ class ChatCall:
     def _mark_closed_early(self) -> None:
         self.span.set_attribute(STREAM_CLOSED_EARLY, True)
 
-    def _end(self) -> None:
+    def _end(self, completed: bool = False) -> None:
         self._ended = True
         duration = timeit.default_timer() - self._start
-        self._set_summary()
-        self._record_metrics(duration)
+        self._set_summary(completed)
+        cost = self._cost()
+        self._record_metrics(duration, cost)
+        if self._rollup:
+            self._roll_up(cost)
         if self._event_content:
             self._emit_content_event()
         self._end_span()
 
     @guarded("setting finish reasons")
-    def _set_summary(self) -> None:
+    def _set_summary(self, completed: bool) -> None:
+        if completed and not self._usage_seen:  # say so, rather than record zeros
+            self.span.set_attribute(USAGE_MISSING, True)
         if self._finish_reasons:
             reasons = [self._finish_reasons[i] for i in sorted(self._finish_reasons)]
             self.span.set_attribute(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS, reasons)
@@ -257,9 +278,45 @@ class ChatCall:
         if self._content_failed:
             self.span.set_attribute(CONTENT_SANITIZE_FAILED, True)
 
-    @guarded("recording metrics")
-    def _record_metrics(self, duration: float) -> None:
+    @guarded("computing the cost", default=None)
+    def _cost(self) -> float | None:
+        """USD from the usage and the prices, set on the span; None when either is unknown."""
+        pricing = self._state.pricing
+        input_tokens, output_tokens = self._usage
+        if pricing is None or input_tokens is None or output_tokens is None:
+            return None
         attributes = self._metric_attributes
+        cost = pricing.cost(
+            attributes.get(gen_ai.GEN_AI_PROVIDER_NAME, ""),
+            self._response_model,
+            attributes.get(gen_ai.GEN_AI_REQUEST_MODEL),
+            input_tokens,
+            output_tokens,
+            self._cached or 0,
+            self._reasoning or 0,
+        )
+        if cost is not None:
+            self.span.set_attribute(USAGE_COST, cost)
+        return cost
+
+    @guarded("adding to the agent's and workflow's totals")
+    def _roll_up(self, cost: float | None) -> None:
+        for totals in self._rollup:
+            totals.add(cost, *self._usage)
+
+    @guarded("recording metrics")
+    def _record_metrics(self, duration: float, cost: float | None = None) -> None:
+        attributes = self._metric_attributes
+        if cost is not None:  # before the response model joins: provider and request model only
+            self._state.metrics.record_cost(
+                cost,
+                {
+                    key: attributes[key]
+                    for key in (gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_REQUEST_MODEL)
+                    if key in attributes
+                },
+                context=self._context,
+            )
         if self._response_model is not None:
             attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = self._response_model
         metrics = self._state.metrics

@@ -20,6 +20,8 @@ _logger = logging.getLogger(__name__)
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 SEMCONV_OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
+STREAM_USAGE_ENV = "CHATSPAN_STREAM_USAGE"
+PRICES_FILE_ENV = "CHATSPAN_PRICES_FILE"
 
 
 class CaptureMode(enum.Enum):
@@ -51,6 +53,12 @@ _CAPTURE_ALIASES = {
 }
 
 
+_SWITCH = {
+    **dict.fromkeys(("1", "TRUE", "ON", "YES"), True),
+    **dict.fromkeys(("0", "FALSE", "OFF", "NO"), False),
+}
+
+
 def parse_choice(name: str, raw: str, choices: Mapping[str, object]) -> object:
     """Look ``raw`` up case-insensitively; a miss is a ConfigError naming the variable."""
     key = raw.strip().upper()
@@ -66,6 +74,10 @@ class Settings:
 
     capture: CaptureMode = CaptureMode.NO_CONTENT
     emit_legacy_system: bool = False  # also set `gen_ai.system` (OTEL_SEMCONV_STABILITY_OPT_IN)
+    # CHATSPAN_STREAM_USAGE: streamed calls ask for `stream_options.include_usage` when the SDK
+    # would not (it changes the request, so it is opt-in).
+    stream_usage: bool = False
+    prices_file: str | None = None  # CHATSPAN_PRICES_FILE; read and validated by cost.py
 
     @classmethod
     def from_env(
@@ -78,6 +90,8 @@ class Settings:
         return cls(
             capture=_capture_mode(env, capture_content),
             emit_legacy_system=_wants_legacy_system(env),
+            stream_usage=_switch(env, STREAM_USAGE_ENV),
+            prices_file=env.get(PRICES_FILE_ENV, "").strip() or None,
         )
 
 
@@ -94,6 +108,18 @@ def _capture_mode(env: Mapping[str, str], override: bool | CaptureMode | None) -
     except ConfigError as error:
         _logger.warning("chatspan: %s; capturing no content", error)
         return CaptureMode.NO_CONTENT
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    """An on/off variable: unset or empty is off; a bad value is one warning, then off."""
+    raw = env.get(name, "")
+    if not raw.strip():
+        return False
+    try:
+        return bool(parse_choice(name, raw, _SWITCH))
+    except ConfigError as error:
+        _logger.warning("chatspan: %s; leaving it off", error)
+        return False
 
 
 def _wants_legacy_system(env: Mapping[str, str]) -> bool:

@@ -20,6 +20,7 @@ from opentelemetry.trace import get_tracer
 from wrapt import FunctionWrapper, wrap_function_wrapper
 
 from .config import Settings
+from .cost import Pricing
 from .metrics import AgentMetrics, ChatMetrics
 from .package import _instruments
 from .patch import fetch_response_wrapper, get_response_wrapper, stream_response_wrapper
@@ -73,7 +74,14 @@ class ChatCompletionsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         event_logger = get_logger(
             _SCOPE, version, kwargs.get("logger_provider"), schema_url=_SCHEMA_URL
         )
-        state = InstrumentationState(settings, tracer, ChatMetrics(meter), sanitizer, event_logger)
+        state = InstrumentationState(
+            settings,
+            tracer,
+            ChatMetrics(meter),
+            sanitizer,
+            event_logger,
+            pricing=_pricing(settings),
+        )
         module = importlib.import_module(_MODULE)
         for name, factory in _TARGETS:
             if hasattr(getattr(module, _CLASS), name):
@@ -108,6 +116,15 @@ def _sanitizer_from_env(env: Any) -> Any:
     except Exception as error:
         _logger.warning("chatspan: %s; redacting with the default settings", error)
         return Sanitizer()
+
+
+def _pricing(settings: Settings) -> Pricing | None:
+    """Prices for ``gen_ai.usage.cost``; a failure here costs the cost, never the instrumenting."""
+    try:
+        return Pricing.from_settings(settings)
+    except Exception as error:
+        _logger.warning("chatspan: loading prices failed (%s); no cost is recorded", error)
+        return None
 
 
 def _apply_agents_sdk_export() -> None:

@@ -23,8 +23,14 @@ _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 
                   16777216, 67108864)  # fmt: skip
 
 
+# chatspan's own (the conventions have no cost metric yet): a counter of USD, attributes only
+# gen_ai.provider.name and gen_ai.request.model.
+_COST = "chatspan.client.cost"
+
+
 class ChatMetrics:
-    """The four histograms of a chat call; ``record_*`` take the span's context for exemplars."""
+    """The four histograms and the cost counter of a chat call; ``record_*`` take the span's
+    context for exemplars."""
 
     def __init__(self, meter: Meter) -> None:
         self.duration = meter.create_histogram(
@@ -51,6 +57,13 @@ class ChatMetrics:
             description="Time between consecutive chunks of a streamed response.",
             explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
         )
+        self.cost = meter.create_counter(
+            _COST, unit="USD", description="Cost of GenAI calls, from token usage and prices."
+        )
+
+    def record_cost(self, cost_usd: float, attributes: Mapping[str, Any], context: Context) -> None:
+        """``attributes``: provider and request model only (see ``_COST``)."""
+        self.cost.add(cost_usd, attributes, context=context)
 
     def record_call(
         self,

@@ -7,6 +7,7 @@ same object; our recording is guarded inside ``ChatCall``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -77,10 +78,12 @@ def fetch_response_wrapper(state: InstrumentationState) -> Wrapper:
     """Observe the provider's answer inside our span: the completion, or its chunk stream."""
 
     async def observed_fetch_response(wrapped, instance, args, kwargs):  # type: ignore[no-untyped-def]
-        result = await wrapped(*args, **kwargs)
         call = otel_context.get_value(CALL_KEY)
         if not isinstance(call, ChatCall):
-            return result
+            return await wrapped(*args, **kwargs)
+        if call.stream and state.settings.stream_usage:
+            args, kwargs = _asking_for_usage(args, kwargs) or (args, kwargs)
+        result = await wrapped(*args, **kwargs)
         if isinstance(result, tuple) and len(result) == 2 and hasattr(result[1], "__anext__"):
             response, chunks = result
             return response, ObservedChunkStream(chunks, call)
@@ -88,3 +91,25 @@ def fetch_response_wrapper(state: InstrumentationState) -> Wrapper:
         return result
 
     return observed_fetch_response
+
+
+def _fetch_settings(
+    system_instructions: Any, input: Any, model_settings: Any, *_: Any, **__: Any
+) -> Any:
+    return model_settings
+
+
+@guarded("asking for streamed usage")
+def _asking_for_usage(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """``CHATSPAN_STREAM_USAGE``: the same arguments, with a copy of ``model_settings`` that has
+    ``include_usage=True``, when the caller left it unset (None: the SDK then asks only
+    OpenAI's own endpoint). An explicit True or False is the caller's and stays."""
+    settings = _fetch_settings(*args, **kwargs)
+    if not dataclasses.is_dataclass(settings) or getattr(settings, "include_usage", 0) is not None:
+        return None
+    asking = dataclasses.replace(settings, include_usage=True)  # type: ignore[type-var]
+    if "model_settings" in kwargs:
+        return args, {**kwargs, "model_settings": asking}
+    return (*args[:2], asking, *args[2 + 1 :]), kwargs

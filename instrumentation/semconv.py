@@ -23,3 +23,8 @@ STREAM_CLOSED_EARLY = "chatspan.stream.closed_early"  # the consumer stopped bef
 CONTENT_SANITIZE_FAILED = "chatspan.content.sanitize_failed"  # a value was replaced, fail-closed
 # A provider that is neither OpenAI's nor one the conventions list (vLLM, Ollama, a proxy...).
 PROVIDER_OPENAI_COMPATIBLE = "openai_compatible"
+# Added with streamed usage and cost (issue 6). `gen_ai.usage.cost` is not in the conventions
+# (semantic-conventions 1.37 has no cost attribute); named like its `gen_ai.usage.*` siblings, in
+# USD, on chat spans and summed on the bridge's agent and workflow spans.
+USAGE_COST = "gen_ai.usage.cost"
+USAGE_MISSING = "chatspan.usage.missing"  # a successful call whose provider sent no usage

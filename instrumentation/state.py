@@ -17,6 +17,7 @@ from .config import Settings
 from .metrics import ChatMetrics
 
 if TYPE_CHECKING:
+    from .cost import Pricing
     from .sanitize import Sanitizer
 
 __all__ = ["InstrumentationState"]
@@ -30,3 +31,4 @@ class InstrumentationState:
     sanitizer: Sanitizer
     event_logger: Logger
     active: bool = field(default=True)
+    pricing: Pricing | None = None  # None: no cost is computed

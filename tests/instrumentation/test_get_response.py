@@ -50,6 +50,8 @@ async def test_text_answer_records_request_response_and_usage(instrument, span_e
         "gen_ai.usage.output_tokens": 30,
         "gen_ai.usage.cache_read.input_tokens": 100,
         "gen_ai.usage.reasoning.output_tokens": 12,
+        # gpt-4o-mini per million: 20 uncached input x 0.15 + 100 cached x 0.075 + 30 out x 0.60
+        "gen_ai.usage.cost": 2.85e-05,
     }
 
 
