@@ -302,15 +302,7 @@ def agents_dashboard() -> dash.Dashboard:
         f'sum by ({TOOL_NAME}) (rate({tool_count}{{{_AGENTS}, {ERROR}!=""}}{_RATE}))'
         f" / sum by ({TOOL_NAME}) (rate({tool_count}{{{_AGENTS}}}{_RATE}))"
     )
-    top_tools = (
-        prometheus.Dataquery()
-        .expr(f"topk(10, sum by ({TOOL_NAME}) (increase({tool_count}{{{_AGENTS}}}[$__range])))")
-        .legend_format(f"{{{{{TOOL_NAME}}}}}")
-        .ref_id("A")
-        .datasource(PROMETHEUS)
-        .instant()
-        .format(PromQueryFormat.TABLE)
-    )
+    cost_total = prom_name(COST, "total")
     return (
         _base(
             "chatspan-agents",
@@ -357,14 +349,35 @@ def agents_dashboard() -> dash.Dashboard:
             )
         )
         .with_panel(
-            table.Panel()
-            .title("Top tools (executions in range)")
-            .datasource(PROMETHEUS)
-            .height(8)
-            .span(12)
-            .with_target(top_tools)
+            _top_table(
+                "Top tools (executions in range)",
+                f"topk(10, sum by ({TOOL_NAME}) (increase({tool_count}{{{_AGENTS}}}[$__range])))",
+                TOOL_NAME,
+            )
+        )
+        .with_row(dash.Row("Cost"))
+        .with_panel(
+            _top_table(
+                "Top agents by cost (USD in range)",
+                f"topk(10, sum by ({AGENT_NAME}) (increase({cost_total}{{{_AGENTS}}}[$__range])))",
+                AGENT_NAME,
+            )
         )
     )
+
+
+def _top_table(title: str, expr: str, label_name: str) -> table.Panel:
+    """An instant top-10 query shown as a table."""
+    query = (
+        prometheus.Dataquery()
+        .expr(expr)
+        .legend_format(f"{{{{{label_name}}}}}")
+        .ref_id("A")
+        .datasource(PROMETHEUS)
+        .instant()
+        .format(PromQueryFormat.TABLE)
+    )
+    return table.Panel().title(title).datasource(PROMETHEUS).height(8).span(12).with_target(query)
 
 
 def dashboards() -> dict[str, dash.Dashboard]:

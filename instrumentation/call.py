@@ -54,6 +54,7 @@ class ChatCall:
     """The span of one ``get_response``/``stream_response`` call and what it has seen."""
 
     __slots__ = (
+        "_agent_name",
         "_cached",
         "_chunks",
         "_content_failed",
@@ -118,6 +119,7 @@ class ChatCall:
         rollup = parent.get(ROLLUP_KEY)  # the bridge's agent and workflow totals, if any
         self._rollup: tuple[UsageTotals, ...] = rollup if isinstance(rollup, tuple) else ()
         agent_name = agent_name or _current_agent_name()
+        self._agent_name = agent_name
         if agent_name:
             start_attributes[gen_ai.GEN_AI_AGENT_NAME] = agent_name
         self.span = state.tracer.start_span(
@@ -307,16 +309,15 @@ class ChatCall:
     @guarded("recording metrics")
     def _record_metrics(self, duration: float, cost: float | None = None) -> None:
         attributes = self._metric_attributes
-        if cost is not None:  # before the response model joins: provider and request model only
-            self._state.metrics.record_cost(
-                cost,
-                {
-                    key: attributes[key]
-                    for key in (gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_REQUEST_MODEL)
-                    if key in attributes
-                },
-                context=self._context,
-            )
+        if cost is not None:  # provider, request model and the agent (for "top agents by cost")
+            cost_attributes = {
+                key: attributes[key]
+                for key in (gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_REQUEST_MODEL)
+                if key in attributes
+            }
+            if self._agent_name:
+                cost_attributes[gen_ai.GEN_AI_AGENT_NAME] = self._agent_name
+            self._state.metrics.record_cost(cost, cost_attributes, context=self._context)
         if self._response_model is not None:
             attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = self._response_model
         metrics = self._state.metrics

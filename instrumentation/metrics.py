@@ -23,8 +23,8 @@ _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 
                   16777216, 67108864)  # fmt: skip
 
 
-# chatspan's own (the conventions have no cost metric yet): a counter of USD, attributes only
-# gen_ai.provider.name and gen_ai.request.model.
+# chatspan's own (the conventions have no cost metric yet): a counter of USD, attributes
+# gen_ai.provider.name, gen_ai.request.model and gen_ai.agent.name (a fixed set per app).
 _COST = "chatspan.client.cost"
 
 
@@ -62,7 +62,7 @@ class ChatMetrics:
         )
 
     def record_cost(self, cost_usd: float, attributes: Mapping[str, Any], context: Context) -> None:
-        """``attributes``: provider and request model only (see ``_COST``)."""
+        """``attributes``: provider, request model and, when known, the agent's name."""
         self.cost.add(cost_usd, attributes, context=context)
 
     def record_call(
