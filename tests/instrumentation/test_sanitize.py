@@ -451,7 +451,7 @@ async def test_a_streamed_call_with_secrets_in_prompt_and_tool_arguments_exports
 ):
     from chatspan.exporters.scripted_backend import ScriptedBackend, chunk
 
-    from .instrumentation.calls import make_model, stream_events
+    from .calls import make_model, stream_events
 
     key, token = "sk-" + "proj-" + fake(60), "ghp" + "_" + fake(36)
     arguments = json.dumps({"email": "jane@example.com", "api_key": "plain-value-42"})
