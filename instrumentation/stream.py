@@ -22,15 +22,19 @@ from .call import ChatCall
 __all__ = ["ObservedChunkStream", "TracedEventStream"]
 
 
-class TracedEventStream(BaseObjectProxy):  # type: ignore[misc]
-    def __init__(self, events: Any, call: ChatCall) -> None:
-        super().__init__(events)
+class _CallStream(BaseObjectProxy):  # type: ignore[misc]
+    """A proxy over an async iterator, tied to the ChatCall it reports to."""
+
+    def __init__(self, wrapped: Any, call: ChatCall) -> None:
+        super().__init__(wrapped)
         self._self_call = call
 
-    def __aiter__(self) -> TracedEventStream:
+    def __aiter__(self) -> _CallStream:
         # The proxy is its own iterator: `async for` must come back to our `__anext__`.
         return self
 
+
+class TracedEventStream(_CallStream):
     async def __anext__(self) -> Any:
         call = self._self_call
         token = call.activate()
@@ -80,14 +84,7 @@ class TracedEventStream(BaseObjectProxy):  # type: ignore[misc]
         self._self_call.close_early()
 
 
-class ObservedChunkStream(BaseObjectProxy):  # type: ignore[misc]
-    def __init__(self, chunks: Any, call: ChatCall) -> None:
-        super().__init__(chunks)
-        self._self_call = call
-
-    def __aiter__(self) -> ObservedChunkStream:
-        return self
-
+class ObservedChunkStream(_CallStream):
     async def __anext__(self) -> Any:
         chunk = await self.__wrapped__.__anext__()
         self._self_call.observe_chunk(chunk)
