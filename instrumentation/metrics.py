@@ -7,11 +7,12 @@ models, server address/port and ``error.type``; never ids or content.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.context import Context
-from opentelemetry.metrics import Meter
+from opentelemetry.metrics import Histogram, Meter
 
 from .semconv import TOKEN_INPUT, TOKEN_OUTPUT, gen_ai, gen_ai_metrics
 
@@ -28,34 +29,43 @@ _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 
 _COST = "chatspan.client.cost"
 
 
+def _histogram(
+    meter: Meter, name: str, unit: str, description: str, buckets: tuple[float, ...]
+) -> Histogram:
+    return meter.create_histogram(
+        name, unit=unit, description=description, explicit_bucket_boundaries_advisory=list(buckets)
+    )
+
+
 class ChatMetrics:
     """The four histograms and the cost counter of a chat call; ``record_*`` take the span's
     context for exemplars."""
 
     def __init__(self, meter: Meter) -> None:
-        self.duration = meter.create_histogram(
+        histogram = functools.partial(_histogram, meter)
+        self.duration = histogram(
             gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION,
-            unit="s",
-            description="GenAI operation duration.",
-            explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
+            "s",
+            "GenAI operation duration.",
+            _DURATION_BUCKETS,
         )
-        self.token_usage = meter.create_histogram(
+        self.token_usage = histogram(
             gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE,
-            unit="{token}",
-            description="Number of input and output tokens used.",
-            explicit_bucket_boundaries_advisory=list(_TOKEN_BUCKETS),
+            "{token}",
+            "Number of input and output tokens used.",
+            _TOKEN_BUCKETS,
         )
-        self.time_to_first_chunk = meter.create_histogram(
+        self.time_to_first_chunk = histogram(
             gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
-            unit="s",
-            description="Time from the request to the first chunk of a streamed response.",
-            explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
+            "s",
+            "Time from the request to the first chunk of a streamed response.",
+            _DURATION_BUCKETS,
         )
-        self.time_per_output_chunk = meter.create_histogram(
+        self.time_per_output_chunk = histogram(
             gen_ai_metrics.GEN_AI_CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK,
-            unit="s",
-            description="Time between consecutive chunks of a streamed response.",
-            explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
+            "s",
+            "Mean time between consecutive chunks of a streamed response, once per stream.",
+            _DURATION_BUCKETS,
         )
         self.cost = meter.create_counter(
             _COST, unit="USD", description="Cost of GenAI calls, from token usage and prices."
@@ -121,17 +131,15 @@ class AgentMetrics:
     """
 
     def __init__(self, meter: Meter) -> None:
-        self.invoke_agent_duration = meter.create_histogram(
+        self.invoke_agent_duration = _histogram(
+            meter,
             _INVOKE_AGENT_DURATION,
-            unit="s",
-            description="Duration of an agent invocation.",
-            explicit_bucket_boundaries_advisory=list(_INVOKE_AGENT_BUCKETS),
+            "s",
+            "Duration of an agent invocation.",
+            _INVOKE_AGENT_BUCKETS,
         )
-        self.execute_tool_duration = meter.create_histogram(
-            _EXECUTE_TOOL_DURATION,
-            unit="s",
-            description="Duration of a tool execution.",
-            explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
+        self.execute_tool_duration = _histogram(
+            meter, _EXECUTE_TOOL_DURATION, "s", "Duration of a tool execution.", _DURATION_BUCKETS
         )
 
     def record_agent(

@@ -93,12 +93,6 @@ def fetch_response_wrapper(state: InstrumentationState) -> Wrapper:
     return observed_fetch_response
 
 
-def _fetch_settings(
-    system_instructions: Any, input: Any, model_settings: Any, *_: Any, **__: Any
-) -> Any:
-    return model_settings
-
-
 @guarded("asking for streamed usage")
 def _asking_for_usage(
     args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -106,10 +100,10 @@ def _asking_for_usage(
     """``CHATSPAN_STREAM_USAGE``: the same arguments, with a copy of ``model_settings`` that has
     ``include_usage=True``, when the caller left it unset (None: the SDK then asks only
     OpenAI's own endpoint). An explicit True or False is the caller's and stays."""
-    settings = _fetch_settings(*args, **kwargs)
+    settings = bind_arguments(args, kwargs).model_settings  # same three leading parameters
     if not dataclasses.is_dataclass(settings) or getattr(settings, "include_usage", 0) is not None:
         return None
     asking = dataclasses.replace(settings, include_usage=True)  # type: ignore[type-var]
     if "model_settings" in kwargs:
         return args, {**kwargs, "model_settings": asking}
-    return (*args[:2], asking, *args[2 + 1 :]), kwargs
+    return (*args[:2], asking, *args[3:]), kwargs
