@@ -37,10 +37,10 @@ from .semconv import (
 if TYPE_CHECKING:
     from .state import InstrumentationState
 
-__all__ = ["CALL_KEY", "ChatCall", "error_type"]
+__all__ = ["CALL_KEY", "COMPLETED_EVENT", "ChatCall", "error_type"]
 
 CALL_KEY = otel_context.create_key("chatspan.chat_call")
-_COMPLETED_EVENT = "response.completed"
+COMPLETED_EVENT = "response.completed"  # the terminal stream event: output items and usage
 _DETAILS_EVENT = "gen_ai.client.inference.operation.details"
 
 
@@ -65,6 +65,7 @@ class ChatCall:
         "_first_chunk_at",
         "_first_chunk_s",
         "_last_chunk_at",
+        "_late_attributes",
         "_metric_attributes",
         "_reasoning",
         "_response_model",
@@ -74,6 +75,7 @@ class ChatCall:
         "_state",
         "_usage",
         "_usage_seen",
+        "fetched",
         "span",
         "stream",
     )
@@ -85,6 +87,7 @@ class ChatCall:
         self._start = timeit.default_timer()
         self._ended = False
         self.stream = stream
+        self.fetched = False  # set once the model's fetch step returned: the request is made
         self._usage: tuple[int | None, int | None] = (None, None)
         self._usage_seen = False
         self._cached: int | None = None
@@ -97,6 +100,8 @@ class ChatCall:
         self._saw_completed = False
         self._content_failed = False
         self._event_content: dict[str, str] | None = None
+        # What the response says goes on the span in one batch at the end: one lock, one call.
+        self._late_attributes: dict[str, Any] = {}
 
         model_name = str(getattr(model, "model", "") or "")
         client = getattr(model, "_client", None)
@@ -180,11 +185,11 @@ class ChatCall:
     def _response_identity(self, response: Any) -> None:
         response_id = getattr(response, "id", None)
         if isinstance(response_id, str):
-            self.span.set_attribute(gen_ai.GEN_AI_RESPONSE_ID, response_id)
+            self._late_attributes[gen_ai.GEN_AI_RESPONSE_ID] = response_id
         response_model = getattr(response, "model", None)
         if isinstance(response_model, str):
             self._response_model = response_model
-            self.span.set_attribute(gen_ai.GEN_AI_RESPONSE_MODEL, response_model)
+            self._late_attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = response_model
 
     @guarded("reading token usage")
     def _observe_usage(self, usage: Any) -> None:
@@ -206,15 +211,14 @@ class ChatCall:
             (gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, self._reasoning),
         ):
             if value is not None:
-                self.span.set_attribute(key, value)
+                self._late_attributes[key] = value
 
     # -- what the agent receives ---------------------------------------------------------
 
-    def observe_event(self, event: Any) -> None:
-        """Called for every stream event the agent receives; only the terminal one matters."""
-        if getattr(event, "type", None) == _COMPLETED_EVENT:  # getattr: never raises here
-            self._saw_completed = True
-            self._capture_output(getattr(getattr(event, "response", None), "output", None))
+    def observe_completed(self, event: Any) -> None:
+        """The terminal stream event (``COMPLETED_EVENT``): the output items the agent receives."""
+        self._saw_completed = True
+        self._capture_output(getattr(getattr(event, "response", None), "output", None))
 
     # -- ending --------------------------------------------------------------------------
 
@@ -259,8 +263,8 @@ class ChatCall:
     def _end(self, completed: bool = False) -> None:
         self._ended = True
         duration = timeit.default_timer() - self._start
-        self._set_summary(completed)
         cost = self._cost()
+        self._set_summary(completed)
         self._record_metrics(duration, cost)
         if self._rollup:
             self._roll_up(cost)
@@ -268,17 +272,20 @@ class ChatCall:
             self._emit_content_event()
         self._end_span()
 
-    @guarded("setting finish reasons")
+    @guarded("setting the response attributes")
     def _set_summary(self, completed: bool) -> None:
+        late = self._late_attributes
         if completed and not self._usage_seen:  # say so, rather than record zeros
-            self.span.set_attribute(USAGE_MISSING, True)
+            late[USAGE_MISSING] = True
         if self._finish_reasons:
             reasons = [self._finish_reasons[i] for i in sorted(self._finish_reasons)]
-            self.span.set_attribute(gen_ai.GEN_AI_RESPONSE_FINISH_REASONS, reasons)
+            late[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
         if self._first_chunk_s is not None:
-            self.span.set_attribute(gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, self._first_chunk_s)
+            late[gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_chunk_s
         if self._content_failed:
-            self.span.set_attribute(CONTENT_SANITIZE_FAILED, True)
+            late[CONTENT_SANITIZE_FAILED] = True
+        if late:
+            self.span.set_attributes(late)
 
     @guarded("computing the cost", default=None)
     def _cost(self) -> float | None:
@@ -298,7 +305,7 @@ class ChatCall:
             self._reasoning or 0,
         )
         if cost is not None:
-            self.span.set_attribute(USAGE_COST, cost)
+            self._late_attributes[USAGE_COST] = cost
         return cost
 
     @guarded("adding to the agent's and workflow's totals")

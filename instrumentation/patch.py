@@ -84,6 +84,7 @@ def fetch_response_wrapper(state: InstrumentationState) -> Wrapper:
         if call.stream and state.settings.stream_usage:
             args, kwargs = _asking_for_usage(args, kwargs) or (args, kwargs)
         result = await wrapped(*args, **kwargs)
+        call.fetched = True
         if isinstance(result, tuple) and len(result) == 2 and hasattr(result[1], "__anext__"):
             response, chunks = result
             return response, ObservedChunkStream(chunks, call)

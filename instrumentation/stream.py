@@ -1,9 +1,11 @@
 """Transparent proxies for the two streams of a streamed call.
 
 ``TracedEventStream`` wraps the async generator ``stream_response`` returns: the agent receives
-the very same event objects, in the same order, one ``__anext__`` at a time, with our span current
-only while the model's own code runs (so its HTTP client's spans nest under ours) and the caller's
-context restored before each event is handed over. It ends the span exactly once: exhaustion,
+the very same event objects, in the same order, one ``__anext__`` at a time. Until the model has
+fetched its response, our span is current while the model's own code runs (so its HTTP client's
+spans nest under ours), and the caller's context is restored before each event is handed over;
+after that, steps only read chunks already requested, and the attach is skipped (it was a fifth
+of our per-event cost). It ends the span exactly once: exhaustion,
 error, ``aclose()``, cancellation, or garbage collection of an abandoned stream.
 
 ``ObservedChunkStream`` wraps the provider's ``AsyncStream`` of ``ChatCompletionChunk`` inside
@@ -17,7 +19,8 @@ from typing import Any
 
 from wrapt import BaseObjectProxy
 
-from .call import ChatCall
+from .call import COMPLETED_EVENT, ChatCall
+from .guard import report_failure
 
 __all__ = ["ObservedChunkStream", "TracedEventStream"]
 
@@ -34,10 +37,19 @@ class _CallStream(BaseObjectProxy):  # type: ignore[misc]
         return self
 
 
+def _observe_event(call: ChatCall, event: Any) -> None:
+    """Only the terminal event matters; an event whose ``type`` misbehaves passes untouched."""
+    try:
+        if getattr(event, "type", None) == COMPLETED_EVENT:
+            call.observe_completed(event)
+    except Exception as error:
+        report_failure("reading a stream event", error)
+
+
 class TracedEventStream(_CallStream):
     async def __anext__(self) -> Any:
         call = self._self_call
-        token = call.activate()
+        token = None if call.fetched else call.activate()
         try:
             event = await self.__wrapped__.__anext__()
         except StopAsyncIteration:
@@ -47,8 +59,9 @@ class TracedEventStream(_CallStream):
             call.fail(error)
             raise
         finally:
-            call.deactivate(token)
-        call.observe_event(event)
+            if token is not None:
+                call.deactivate(token)
+        _observe_event(call, event)
         return event
 
     async def aclose(self) -> None:
@@ -76,7 +89,7 @@ class TracedEventStream(_CallStream):
             raise
         finally:
             call.deactivate(token)
-        call.observe_event(event)
+        _observe_event(call, event)
         return event
 
     def __del__(self) -> None:

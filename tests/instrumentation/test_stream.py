@@ -241,3 +241,24 @@ async def test_concurrent_streams_each_get_their_own_span(instrument, span_expor
 
 def _duration_s(span) -> float:
     return (span.end_time - span.start_time) / 1e9
+
+
+async def test_http_request_of_a_stream_runs_under_the_chat_span(
+    instrument, span_exporter, tracer_provider
+):
+    """The request is made inside our span; once it is made, each step runs in the caller's
+    context (no attach per event), and the caller's context is what it sees between events."""
+    seen_parents = []
+
+    def reply(body):
+        seen_parents.append(trace.get_current_span().get_span_context().span_id)
+        return many_text_chunks(30)
+
+    instrument()
+    model = make_model(ScriptedBackend(fallback=reply))
+    with tracer_provider.get_tracer("consumer").start_as_current_span("consumer") as consumer:
+        async for _ in model.stream_response(**model_arguments()):
+            assert trace.get_current_span() is consumer
+    chat, _consumer = span_exporter.get_finished_spans()
+    assert seen_parents == [chat.context.span_id]
+    assert chat.attributes["gen_ai.response.id"]
