@@ -180,16 +180,16 @@ class ChatCall:
     def _finish_reason(self, choice: Any) -> None:
         reason = getattr(choice, "finish_reason", None)
         if isinstance(reason, str):
-            self._finish_reasons[getattr(choice, "index", 0) or 0] = reason
+            self._finish_reasons[getattr(choice, "index", 0) or 0] = _provider_text(reason)
 
     def _response_identity(self, response: Any) -> None:
         response_id = getattr(response, "id", None)
         if isinstance(response_id, str):
-            self._late_attributes[gen_ai.GEN_AI_RESPONSE_ID] = response_id
+            self._late_attributes[gen_ai.GEN_AI_RESPONSE_ID] = _provider_text(response_id)
         response_model = getattr(response, "model", None)
         if isinstance(response_model, str):
-            self._response_model = response_model
-            self._late_attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = response_model
+            self._response_model = _provider_text(response_model)
+            self._late_attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = self._response_model
 
     @guarded("reading token usage")
     def _observe_usage(self, usage: Any) -> None:
@@ -386,6 +386,16 @@ class ChatCall:
 
     def _on_sanitize_error(self) -> None:
         self._content_failed = True
+
+
+_PROVIDER_TEXT_LIMIT = 256
+
+
+def _provider_text(value: str) -> str:
+    """A provider's id, model or finish reason: bounded, and exportable as UTF-8 (a lone
+    surrogate would make the OTLP encoder drop the attribute)."""
+    value = value[:_PROVIDER_TEXT_LIMIT]
+    return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
 
 
 def _int_or_none(value: Any) -> int | None:

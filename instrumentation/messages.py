@@ -3,7 +3,10 @@
 Pure functions: no I/O, no sanitizing (the caller sanitizes the whole structure once), and no
 exceptions for odd data: an item we do not know becomes a generic part named after its type.
 Items may be dicts (input items) or pydantic models (output items), so fields are read through
-``_field`` which accepts both.
+``_field`` which accepts both. Input from an application can be anything, so only lists and
+tuples are iterated (a generator would be consumed before the model saw it), a type or role is
+used only when it is a string, and an item whose conversion still fails becomes a generic part:
+one odd item never costs the rest of the attribute.
 """
 
 from __future__ import annotations
@@ -19,13 +22,32 @@ __all__ = [
 ]
 
 _MISSING = object()
+# Values that are never an item: reading "format" or "index" off a str finds its methods.
+_PLAIN_VALUES = (str, bytes, bytearray, int, float, list, tuple)
 
 
 def _field(item: Any, name: str, default: Any = None) -> Any:
     if isinstance(item, Mapping):
-        return item.get(name, default)
-    value = getattr(item, name, _MISSING)
+        try:
+            return item.get(name, default)
+        except Exception:  # a Mapping whose get() fails, or an unhashable key type
+            return default
+    if item is None or isinstance(item, _PLAIN_VALUES):
+        return default
+    try:
+        value = getattr(item, name, _MISSING)
+    except Exception:  # a property that raises
+        return default
     return default if value is _MISSING else value
+
+
+def _sequence(value: Any) -> list[Any] | tuple[Any, ...]:
+    """The items of a list or tuple; anything else has none we may read."""
+    return value if isinstance(value, list | tuple) else ()
+
+
+def _name_of(value: Any, fallback: Any) -> str:
+    return value if isinstance(value, str) and value else type(fallback).__name__
 
 
 def _drop_none(part: dict[str, Any]) -> dict[str, Any]:
@@ -48,10 +70,12 @@ def input_messages(items: str | Iterable[Any] | None) -> list[dict[str, Any]]:
         return []
     if isinstance(items, str):
         return [{"role": "user", "parts": [_text(items)]}]
+    if not isinstance(items, list | tuple):
+        return [{"role": "user", "parts": [_text(items)]}]  # the sanitizer makes text of it
     messages: list[dict[str, Any]] = []
     for item in items:
         role, parts, extra = _item_to_message(item)
-        if role == "assistant" and messages and messages[-1]["role"] == "assistant" and not extra:
+        if _assistant(role) and messages and _assistant(messages[-1]["role"]) and not extra:
             messages[-1]["parts"].extend(parts)
             continue
         messages.append({"role": role, "parts": parts, **extra})
@@ -61,7 +85,7 @@ def input_messages(items: str | Iterable[Any] | None) -> list[dict[str, Any]]:
 def output_messages(items: Iterable[Any] | None, finish_reason: str | None) -> list[dict[str, Any]]:
     """The model's output items as one assistant message (the SDK reads only the first choice)."""
     parts: list[dict[str, Any]] = []
-    for item in items or ():
+    for item in _sequence(items):
         parts.extend(_item_to_message(item)[1])
     return [_drop_none({"role": "assistant", "parts": parts, "finish_reason": finish_reason})]
 
@@ -69,18 +93,19 @@ def output_messages(items: Iterable[Any] | None, finish_reason: str | None) -> l
 def tool_definitions(tools: Iterable[Any] | None, handoffs: Iterable[Any] | None) -> list[Any]:
     """Tools as the model is told about them; handoffs are function tools to the model too."""
     definitions: list[Any] = []
-    for tool in tools or ():
+    for tool in _sequence(tools):
+        schema = _field(tool, "params_json_schema")
         definitions.append(
             _drop_none(
                 {
-                    "type": "function" if _field(tool, "params_json_schema") else None,
-                    "name": _field(tool, "name") or type(tool).__name__,
+                    "type": "function" if isinstance(schema, Mapping) and schema else None,
+                    "name": _name_of(_field(tool, "name"), tool),
                     "description": _field(tool, "description") or None,
-                    "parameters": _field(tool, "params_json_schema"),
+                    "parameters": schema,
                 }
             )
         )
-    for handoff in handoffs or ():
+    for handoff in _sequence(handoffs):
         definitions.append(
             _drop_none(
                 {
@@ -94,21 +119,30 @@ def tool_definitions(tools: Iterable[Any] | None, handoffs: Iterable[Any] | None
     return definitions
 
 
-def _item_to_message(item: Any) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+def _item_to_message(item: Any) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
     """One SDK item -> (role, parts, extra message fields)."""
-    item_type = _field(item, "type")
-    role = _field(item, "role")
-    if role is not None and item_type in (None, "message"):
-        return _role(role), _content_parts(_field(item, "content")), {}
-    converter = _ITEM_CONVERTERS.get(item_type)
-    if converter is not None:
-        return converter(item)
-    return "assistant", [{"type": str(item_type or type(item).__name__)}], {}
+    try:
+        item_type = _field(item, "type")
+        item_type = item_type if isinstance(item_type, str) else None
+        role = _field(item, "role")
+        if role is not None and item_type in (None, "message"):
+            return _role(role), _content_parts(_field(item, "content")), {}
+        converter = _ITEM_CONVERTERS.get(item_type)  # type: ignore[arg-type]
+        if converter is not None:
+            return converter(item)
+        return "assistant", [{"type": _name_of(item_type, item)}], {}
+    except Exception:  # odd data we did not foresee: keep its place, not its content
+        return "assistant", [{"type": type(item).__name__}], {}
 
 
-def _role(role: Any) -> str:
+def _assistant(role: Any) -> bool:
+    return isinstance(role, str) and role == "assistant"
+
+
+def _role(role: Any) -> Any:
     # `developer` is the newer name of `system`; the conventions know only `system`.
-    return "system" if role == "developer" else str(role)
+    # Not a string: kept as it is, and the sanitizer makes text of it.
+    return "system" if isinstance(role, str) and role == "developer" else role
 
 
 def _function_call(item: Any) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
@@ -130,7 +164,8 @@ def _function_call_output(item: Any) -> tuple[str, list[dict[str, Any]], dict[st
 
 
 def _reasoning(item: Any) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
-    texts = [_field(s, "text") for s in (_field(item, "content") or _field(item, "summary") or ())]
+    content = _sequence(_field(item, "content")) or _sequence(_field(item, "summary"))
+    texts = [_field(s, "text") for s in content]
     content = "\n".join(text for text in texts if isinstance(text, str))
     return "assistant", [{"type": "reasoning", "content": content}], {}
 
@@ -151,13 +186,14 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
         return []
     if isinstance(content, str):
         return [_text(content)]
-    if not isinstance(content, Iterable) or isinstance(content, bytes | Mapping):
-        return [_text(content)]
+    if not isinstance(content, list | tuple):
+        return [_text(content)]  # bytes, a number, an object: the sanitizer makes text of it
     return [_content_part(part) for part in content]
 
 
 def _content_part(part: Any) -> dict[str, Any]:
     part_type = _field(part, "type")
+    part_type = part_type if isinstance(part_type, str) else None
     if part_type in ("input_text", "output_text", "text"):
         return _text(_field(part, "text"))
     if part_type == "refusal":
@@ -171,7 +207,7 @@ def _content_part(part: Any) -> dict[str, Any]:
         audio = _field(part, "input_audio") or {}
         fmt = _field(audio, "format")
         return _blob_placeholder("audio", f"audio/{fmt}" if fmt else None, _field(audio, "data"))
-    return {"type": str(part_type or type(part).__name__)}
+    return {"type": _name_of(part_type, part)}
 
 
 def _media_part(modality: str, url: Any, file_id: Any, filename: Any = None) -> dict[str, Any]:

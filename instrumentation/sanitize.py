@@ -7,7 +7,8 @@ the formats live in ``_secret_patterns`` (secrets) and ``_pii`` (personal data).
 Guarantees: ``sanitize_text`` and ``sanitize_value`` never raise; a value whose sanitizing fails
 becomes ``[REDACTED:error]`` and ``on_error()`` is called; sanitizing is idempotent; a huge input
 costs about what ``max_length`` costs, because it is cut (with a margin, so a secret straddling the
-cut is still recognised) before it is scanned.
+cut is still recognised) before it is scanned; and one value's JSON stays bounded (see
+``budget``), whatever its shape, so a captured attribute is never unbounded.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -61,6 +63,8 @@ _TOO_MANY = PLACEHOLDER.format("size_limit")
 _RESERVED = frozenset(CATEGORIES) | {"error", "depth_limit", "size_limit"}
 _MAX_DEPTH = 64
 _MAX_NODES = 100_000  # strings and containers per sanitize_value call
+_BUDGET_FACTOR = 64  # one value's text, in units of max_length (1 Mi characters by default)
+_MAX_INT_BITS = 13_000  # below CPython's 4,300-digit limit on int -> str (json.dumps raises)
 _MARGIN = 1024  # scanned past the cut, so a secret straddling it is still matched whole
 _SWITCH = {"ON": True, "OFF": False, "TRUE": True, "FALSE": False, "1": True, "0": False}
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -113,6 +117,7 @@ class Sanitizer:
         disabled = _check_categories(disabled_categories, "disabled_categories", extra)
         self._redact = redact
         self._max_length = max_length
+        self.budget = _BUDGET_FACTOR * max_length
         self._hook = hook if redact else None
         self._sensitive = redact and "sensitive_key" not in disabled
         self._plain_limit = 0 if extra else min(64, max_length)  # see _PLAIN
@@ -163,7 +168,17 @@ class Sanitizer:
             return _ERROR
 
     def sanitize_value(self, value: Any, on_error: Callable[[], None] | None = None) -> Any:
-        """Sanitize a JSON-like value: containers walked, JSON text parsed, scalars kept."""
+        """Sanitize a JSON-like value: containers walked, JSON text parsed, scalars kept.
+
+        The result always serialises with ``json.dumps(..., allow_nan=False)`` to valid UTF-8:
+        dict keys become strings (cut to ``max_length``, lone surrogates replaced), ``NaN`` and
+        infinities become strings, integers too long for ``str()`` become ``[REDACTED:size_limit]``.
+        Its size is bounded: once ``budget`` characters (``64 * max_length``) of strings, keys and
+        scalars, or 100,000 strings and containers, have been kept, every container still open
+        ends with ``[REDACTED:size_limit]`` (a list item, or a dict entry under that key) and
+        the rest is dropped. Compact JSON of the result is then at most ``6 * budget`` characters
+        (a control character is escaped as six), and about ``budget`` for ordinary text.
+        """
         return self._value(value, "", 0, _Walk(on_error), sensitive=False)
 
     # -- text ------------------------------------------------------------------------------
@@ -227,8 +242,8 @@ class Sanitizer:
             kind = type(value)
             if sensitive and self._sensitive and value is not None and kind is not bool:
                 return _SENSITIVE  # whatever it looks like; None and booleans tell nothing
-            if kind in _SCALARS or value is None:
-                return value
+            if kind in _SCALARS or value is None or isinstance(value, (bool, int, float)):
+                return _scalar(value)
             if kind is str or kind in _CONTAINERS or isinstance(value, (str, Mapping, list, tuple)):
                 walk.nodes += 1
                 if walk.nodes > _MAX_NODES:
@@ -236,8 +251,6 @@ class Sanitizer:
                 if isinstance(value, str):
                     return self._string(str.__str__(value), path, depth, walk)
                 return self._container(value, path, depth, walk)
-            if isinstance(value, (bool, int, float)):
-                return value
             return self._text(_as_text(value))
         except Exception as error:
             walk.fail(error)
@@ -267,26 +280,49 @@ class Sanitizer:
         if type(value) is dict or isinstance(value, Mapping):
             out = {}
             for key, item in value.items():
+                if walk.spent(self.budget):
+                    out[_TOO_MANY] = _TOO_MANY
+                    break
+                plain = type(key) is str and key.isascii() and len(key) <= self._max_length
+                name = key if plain else self._key(key)
                 secret = (
                     self._sensitive
                     and type(key) is str
                     and (_sensitive_key(key) if len(key) <= 64 else is_sensitive_key(key))
                 )
                 if not (hooked or secret) and self._inert(item):
-                    out[key] = item
-                    continue
-                child = (f"{path}.{key}" if path else str(key)) if hooked else ""
-                out[key] = self._value(item, child, depth + 1, walk, sensitive=secret)
+                    kept = item if type(item) is str else _scalar(item)
+                else:
+                    child = (f"{path}.{key}" if path else str(key)) if hooked else ""
+                    kept = self._value(item, child, depth + 1, walk, sensitive=secret)
+                walk.add(len(name) + 4 + _cost(kept))
+                out[name] = kept
+            walk.add(2)
             return out
-        items = [
-            item
-            if not hooked and self._inert(item)
-            else self._value(
-                item, f"{path}[{index}]" if hooked else "", depth + 1, walk, sensitive=False
-            )
-            for index, item in enumerate(value)
-        ]
+        items = []
+        for index, item in enumerate(value):
+            if walk.spent(self.budget):
+                items.append(_TOO_MANY)
+                break
+            if not hooked and self._inert(item):
+                kept = item if type(item) is str else _scalar(item)
+            else:
+                child = f"{path}[{index}]" if hooked else ""
+                kept = self._value(item, child, depth + 1, walk, sensitive=False)
+            walk.add(1 + _cost(kept))
+            items.append(kept)
+        walk.add(2)
         return tuple(items) if isinstance(value, tuple) else items
+
+    def _key(self, key: Any) -> str:
+        """A dict key as JSON can hold it: a string, valid UTF-8, at most ``max_length``."""
+        if key is None or type(key) is bool:
+            return json.dumps(key)  # what json.dumps would make of it
+        if isinstance(key, float):
+            return str(_scalar(key))
+        if isinstance(key, int):
+            return _TOO_MANY if key.bit_length() > _MAX_INT_BITS else str(int(key))
+        return self._limit(_valid_unicode(_as_text(key)))
 
     def _inert(self, item: Any) -> bool:
         """A scalar, or a few short words: returned as it is, without the full walk."""
@@ -297,14 +333,22 @@ class Sanitizer:
 
 
 class _Walk:
-    """Per-call state: the error callback (called at most once) and the node budget."""
+    """Per-call state: the error callback (called at most once), the node and size budgets."""
 
-    __slots__ = ("failed", "nodes", "on_error")
+    __slots__ = ("chars", "failed", "nodes", "on_error")
 
     def __init__(self, on_error: Callable[[], None] | None) -> None:
         self.on_error = on_error
         self.failed = False
         self.nodes = 0
+        self.chars = 0
+
+    def add(self, chars: int) -> None:
+        self.chars += chars
+
+    def spent(self, budget: int) -> bool:
+        """Whether the value kept so far has used up the size budget or the node budget."""
+        return self.chars > budget or self.nodes > _MAX_NODES
 
     def fail(self, error: BaseException) -> None:
         # The type only: an exception's message may quote the content it choked on.
@@ -314,6 +358,24 @@ class _Walk:
         self.failed = True
         with contextlib.suppress(Exception):
             self.on_error()
+
+
+def _scalar(value: Any) -> Any:
+    """A number JSON can hold: NaN and infinities as text, ints beyond ``str()`` replaced."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(float(value))  # "nan", "inf", "-inf"
+    if type(value) is not bool and isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        return _TOO_MANY
+    return value
+
+
+def _cost(kept: Any) -> int:
+    """What a kept item adds to the size budget (containers have counted themselves)."""
+    if type(kept) is str:
+        return len(kept) + 2
+    if type(kept) is int:
+        return kept.bit_length() // 3 + 1
+    return 0 if type(kept) in _CONTAINERS else 24
 
 
 def _as_text(value: Any) -> str:

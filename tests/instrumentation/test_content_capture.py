@@ -103,8 +103,10 @@ async def test_event_only_puts_content_on_an_event_not_the_span(
 
 
 async def test_bad_capture_value_warns_once_naming_the_variable(instrument, monkeypatch, caplog):
-    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "bogus")
+    # A value no other test uses: the warning is logged once per process for each bad value.
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "bogus-once")
     with caplog.at_level(logging.WARNING, logger="chatspan"):
+        instrument().uninstrument()
         instrument()
     (record,) = [r for r in caplog.records if r.name.startswith("chatspan")]
     assert "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT" in record.getMessage()

@@ -147,3 +147,39 @@ def test_system_instructions_absent_when_empty():
 def test_odd_content_never_raises():
     odd = [{"role": "user", "content": 12}, {"role": "user", "content": b"\xff\xfe"}]
     assert [m["parts"][0]["content"] for m in messages.input_messages(odd)] == [12, b"\xff\xfe"]
+
+
+class _RaisingType:
+    @property
+    def type(self):
+        raise RuntimeError("odd")
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        5,
+        (item for item in [{"role": "user", "content": "x"}]),  # never consumed
+        [{"type": ["unhashable"], "role": "user", "content": "x"}],
+        [{"type": "reasoning", "summary": 5}],
+        [{"role": "user", "content": [{"type": "input_audio", "input_audio": "str"}]}],
+        [_RaisingType(), {"role": "user", "content": "kept"}],
+    ],
+)
+def test_odd_input_never_raises_and_keeps_the_rest(items):
+    out = messages.input_messages(items)
+    assert isinstance(out, list)
+    if isinstance(items, list) and len(items) == 2:
+        assert out[-1]["parts"] == [{"type": "text", "content": "kept"}]
+
+
+def test_a_generator_input_is_not_consumed():
+    generator = (item for item in [{"role": "user", "content": "x"}])
+    messages.input_messages(generator)
+    assert next(generator) == {"role": "user", "content": "x"}
+
+
+def test_audio_format_is_not_read_off_a_string():
+    part = {"type": "input_audio", "input_audio": "not a dict"}
+    (message,) = messages.input_messages([{"role": "user", "content": [part]}])
+    assert message["parts"] == [{"type": "blob", "modality": "audio", "content": "[omitted]"}]

@@ -471,3 +471,35 @@ async def test_a_streamed_call_with_secrets_in_prompt_and_tool_arguments_exports
     for secret in (key, token, "4111 1111", "555-2671", "jane@example.com", "plain-value-42"):
         assert secret not in exported
     assert "[REDACTED:openai_key]" in exported and "[REDACTED:sensitive_key]" in exported
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('{"\\ud800": "x"}', '{"\ufffd":"x"}'),  # a lone surrogate escaped in JSON text
+        ({"\ud800": 1}, {"\ufffd": 1}),
+        ({(1, 2): 1, None: 2, 1.5: 3}, {"(1, 2)": 1, "null": 2, "1.5": 3}),
+        ({"a": float("nan"), "b": float("-inf")}, {"a": "nan", "b": "-inf"}),
+        ({"n": 10**5000}, {"n": "[REDACTED:size_limit]"}),
+    ],
+)
+def test_sanitized_values_always_dump_as_strict_utf8_json(value, expected):
+    out = Sanitizer().sanitize_value(value)
+    assert out == expected
+    json.dumps(out, ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [0] * 1_000_000,
+        ["x y z " * 2000] * 1000,
+        {"k" * 1_000_000: 1},
+        [{"a": ["x y " * 30]}] * 10**5,
+    ],
+)
+def test_one_value_stays_within_the_size_budget(value):
+    sanitizer = Sanitizer(max_length=1000)
+    out = json.dumps(sanitizer.sanitize_value(value), ensure_ascii=False, separators=(",", ":"))
+    assert len(out) <= 6 * (sanitizer.budget + 1000) + 2048
+    assert "[REDACTED:size_limit]" in out or len(out) < sanitizer.budget
