@@ -133,6 +133,7 @@ class ChatCall:
             kind=SpanKind.CLIENT,
             attributes=start_attributes,
         )
+        state.open_calls.add(self)  # a stream still open at exit is ended before the flush
         self._context = claim_inference(
             otel_context.set_value(CALL_KEY, self, trace.set_span_in_context(self.span, parent))
         )
@@ -262,6 +263,7 @@ class ChatCall:
 
     def _end(self, completed: bool = False) -> None:
         self._ended = True
+        self._state.open_calls.discard(self)
         duration = timeit.default_timer() - self._start
         cost = self._cost()
         self._set_summary(completed)

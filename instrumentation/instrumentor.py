@@ -7,6 +7,7 @@ on top of ours we leave the chain alone and our wrapper, now inactive, just pass
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import os
@@ -21,6 +22,7 @@ from wrapt import FunctionWrapper, wrap_function_wrapper
 
 from .config import Settings
 from .cost import Pricing
+from .guard import guarded
 from .metrics import AgentMetrics, ChatMetrics
 from .package import _instruments
 from .patch import fetch_response_wrapper, get_response_wrapper, stream_response_wrapper
@@ -91,12 +93,14 @@ class ChatCompletionsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
         self._bridge = install(state, AgentMetrics(meter))
         _apply_agents_sdk_export()
+        end_open_streams_at_exit()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         state, self._state = self._state, None
         if state is None:
             return
         state.active = False
+        atexit.unregister(_end_open_streams)
         bridge, self._bridge = self._bridge, None
         if bridge is not None:
             from .bridge import uninstall
@@ -105,6 +109,23 @@ class ChatCompletionsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         cls = getattr(importlib.import_module(_MODULE), _CLASS)
         for name, _ in _TARGETS:
             _unwrap_ours(cls, name, state)
+
+
+def end_open_streams_at_exit() -> None:
+    """(Re-)register the exit hook so it runs before every exit flush registered so far.
+
+    ``atexit`` runs the last registered first: called again right after chatspan configures its
+    exporters (``first_span``), the streams still open are ended before those exporters flush.
+    """
+    atexit.unregister(_end_open_streams)
+    atexit.register(_end_open_streams)
+
+
+@guarded("ending open streams at exit")
+def _end_open_streams() -> None:
+    state = ChatCompletionsInstrumentor()._state
+    if state is not None:
+        state.end_open_streams()
 
 
 def _sanitizer_from_env(env: Any) -> Any:
