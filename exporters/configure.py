@@ -14,6 +14,7 @@ process environment themselves, as ``Resource.create()`` reads ``OTEL_SERVICE_NA
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 from collections.abc import Mapping
@@ -40,6 +41,8 @@ from chatspan.exporters.settings import (
 __all__ = ["ExportHandle", "ExportSettings", "build_providers", "configure"]
 
 _configure_lock = threading.Lock()
+# Feature-detected: ``meter_provider=`` came with the SDK's processor metrics, after our 1.39 floor.
+_BATCH_TAKES_METER_PROVIDER = "meter_provider" in inspect.signature(BatchSpanProcessor).parameters
 
 
 def _resource(service_name_default: str) -> Resource:
@@ -65,6 +68,23 @@ def _make_exporter(signal: Signal, name: str, settings: ExportSettings, strict: 
         return None
 
 
+def _batch_processor(
+    exporter: CountingExporter, meter_provider: MeterProvider | None, options: dict[str, int]
+) -> BatchSpanProcessor:
+    """A batch processor whose own metrics (``otel.sdk.processor.span.processed``, with
+    ``error.type=queue_full`` for each span dropped on a full queue) go to our meter provider.
+
+    Without one of ours, the SDK's default applies: the global meter provider, the application's
+    if it set one. The SDK records these metrics only under
+    ``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=true``; drops are counted in our ledger either way.
+    ``options``: the ``OTEL_BSP_*`` numbers, checked by ``ExportSettings`` (the SDK would raise or
+    log a traceback for a bad one), so the SDK need not read the variables itself.
+    """
+    if meter_provider is not None and _BATCH_TAKES_METER_PROVIDER:
+        return BatchSpanProcessor(exporter, meter_provider=meter_provider, **options)
+    return BatchSpanProcessor(exporter, **options)
+
+
 def build_providers(
     settings: ExportSettings,
     *,
@@ -75,10 +95,24 @@ def build_providers(
     """SDK providers for ``settings``, without setting them globally; the caller shuts them down.
 
     A signal with no exporter gets no provider. The JSONL file is written as each span ends (a
-    crash loses nothing and ``chatspan view`` sees spans live); other exporters are batched.
+    crash loses nothing and ``chatspan view`` sees spans live); other exporters are batched, and
+    their batch processors report to the meter provider built here, if any.
     """
     resource = _resource(settings.service_name_default)
     tracer_provider = meter_provider = None
+    metric_exporters = [
+        exporter
+        for name in (settings.metrics_exporters if build_metrics else ())
+        if (exporter := _make_exporter("metrics", name, settings, strict)) is not None
+    ]
+    if metric_exporters:
+        readers = [  # interval and timeout checked by ExportSettings, like the batch numbers
+            PeriodicExportingMetricReader(exporter, **settings.reader_options)
+            for exporter in metric_exporters
+        ]
+        meter_provider = MeterProvider(
+            resource=resource, metric_readers=readers, shutdown_on_exit=False
+        )
     ledger = SpanLedger()
     for name in settings.traces_exporters if build_traces else ():
         exporter = _make_exporter("traces", name, settings, strict)
@@ -88,18 +122,11 @@ def build_providers(
         tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         tracer_provider.add_span_processor(ledger)
         for counted in ledger.exporters:
-            processor = SimpleSpanProcessor if counted.name == "jsonl" else BatchSpanProcessor
-            tracer_provider.add_span_processor(processor(counted))
-    metric_exporters = [
-        exporter
-        for name in (settings.metrics_exporters if build_metrics else ())
-        if (exporter := _make_exporter("metrics", name, settings, strict)) is not None
-    ]
-    if metric_exporters:
-        readers = [PeriodicExportingMetricReader(exporter) for exporter in metric_exporters]
-        meter_provider = MeterProvider(
-            resource=resource, metric_readers=readers, shutdown_on_exit=False
-        )
+            if counted.name == "jsonl":
+                tracer_provider.add_span_processor(SimpleSpanProcessor(counted))
+            else:
+                processor = _batch_processor(counted, meter_provider, settings.batch_options)
+                tracer_provider.add_span_processor(processor)
     return ExportHandle(settings, tracer_provider, meter_provider, ledger, metric_exporters)
 
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import atexit
 import inspect
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,11 @@ class CountingExporter(SpanExporter):
         self._lock = threading.Lock()
         self._down = False
 
+    def forget(self) -> None:
+        """In a forked child: nothing exported yet (see ``SpanLedger._forget_parent``)."""
+        self._lock = threading.Lock()
+        self.exported = 0
+
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         result = self.inner.export(spans)
         if result is SpanExportResult.SUCCESS:
@@ -70,6 +77,17 @@ class SpanLedger(SpanProcessor):
         self.ended = 0
         self.exporters: list[CountingExporter] = []
         self._lock = threading.Lock()
+        if hasattr(os, "register_at_fork"):
+            forget = weakref.WeakMethod(self._forget_parent)
+            os.register_at_fork(after_in_child=lambda: (method := forget()) and method())
+
+    def _forget_parent(self) -> None:
+        """A forked child counts afresh: the batch processors drop the parent's queue in the
+        child (the parent exports it), so the parent's spans are neither the child's nor lost."""
+        self._lock = threading.Lock()
+        self.ended = 0
+        for counted in self.exporters:
+            counted.forget()
 
     def on_end(self, span: ReadableSpan) -> None:
         if span.context is not None and span.context.trace_flags.sampled:

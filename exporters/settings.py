@@ -8,27 +8,49 @@ in the ``opentelemetry_{traces,metrics}_exporter`` entry points (``console``, th
 exporters) is accepted, plus our ``jsonl``. A bad value is one warning naming the variable and the
 allowed values, logged once per process, and a safe fallback; ``strict=True`` (the CLI) raises
 ``ConfigError`` instead.
+
+Variables the SDK reads itself are checked here too, because the SDK is no help with garbage: the
+batch processor logs a traceback for a non-integer ``OTEL_BSP_*`` and raises for a non-positive
+one (which would leave no exporter at all), and the gRPC exporter raises at construction for a bad
+timeout or compression. So the numbers are resolved here (``batch_options``, ``reader_options``,
+for the builder to pass on), and an OTLP exporter whose variables would break it is not built: the
+signal falls back to its local default, and the message says why.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from opentelemetry.environment_variables import OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER
 from opentelemetry.sdk.environment_variables import (
     OTEL_BSP_EXPORT_TIMEOUT,
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    OTEL_BSP_MAX_QUEUE_SIZE,
+    OTEL_BSP_SCHEDULE_DELAY,
+    OTEL_EXPORTER_OTLP_COMPRESSION,
     OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_METRICS_COMPRESSION,
     OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
     OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+    OTEL_EXPORTER_OTLP_METRICS_TIMEOUT,
     OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_EXPORTER_OTLP_TIMEOUT,
+    OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+    OTEL_METRIC_EXPORT_INTERVAL,
+    OTEL_METRIC_EXPORT_TIMEOUT,
+    OTEL_RESOURCE_ATTRIBUTES,
     OTEL_SDK_DISABLED,
 )
 
@@ -65,7 +87,28 @@ _ENDPOINT_VARS = {
     "traces": (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT),
     "metrics": (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT),
 }
+_TIMEOUT_VARS = {
+    "traces": (OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT),
+    "metrics": (OTEL_EXPORTER_OTLP_METRICS_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT),
+}
+_COMPRESSION_VARS = {
+    "traces": (OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, OTEL_EXPORTER_OTLP_COMPRESSION),
+    "metrics": (OTEL_EXPORTER_OTLP_METRICS_COMPRESSION, OTEL_EXPORTER_OTLP_COMPRESSION),
+}
 _OTLP_BY_PROTOCOL = {"grpc": "otlp_proto_grpc", "http/protobuf": "otlp_proto_http"}
+# What each OTLP exporter accepts: the gRPC one raises at construction for anything but gzip.
+_COMPRESSIONS = {"otlp_proto_grpc": ("gzip",), "otlp_proto_http": ("gzip", "deflate", "none")}
+# The SDK's defaults, for a bad value: (variable, default, unit, smallest allowed).
+_BATCH_NUMBERS = {
+    "schedule_delay_millis": (OTEL_BSP_SCHEDULE_DELAY, 5_000, "milliseconds", 1),
+    "max_queue_size": (OTEL_BSP_MAX_QUEUE_SIZE, 2_048, "spans", 1),
+    "max_export_batch_size": (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512, "spans", 1),
+    "export_timeout_millis": (OTEL_BSP_EXPORT_TIMEOUT, 30_000, "milliseconds", 0),
+}
+_READER_NUMBERS = {
+    "export_interval_millis": (OTEL_METRIC_EXPORT_INTERVAL, 60_000.0, "milliseconds"),
+    "export_timeout_millis": (OTEL_METRIC_EXPORT_TIMEOUT, 30_000.0, "milliseconds"),
+}
 _OWN_NAMES = ("otlp", "console", "jsonl", "none")
 
 _warned: set[str] = set()
@@ -93,6 +136,10 @@ class ExportSettings:
     exit_timeout_millis: int = DEFAULT_EXIT_TIMEOUT_MILLIS
     service_name_default: str = "chatspan-app"
     sdk_disabled: bool = False
+    # Passed to ``BatchSpanProcessor`` / ``PeriodicExportingMetricReader``, so the SDK does not
+    # read the variables again (and trip on a bad one).
+    batch_options: dict[str, int] = field(default_factory=dict)
+    reader_options: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_env(
@@ -106,13 +153,18 @@ class ExportSettings:
 
         :raises ConfigError: with ``strict=True``, for a value we cannot accept.
         """
+        traces = _exporter_names(env, "traces", strict)
+        metrics = _exporter_names(env, "metrics", strict)
+        _check_resource_attributes(env, strict)
         return cls(
-            traces_exporters=_exporter_names(env, "traces", strict),
-            metrics_exporters=_exporter_names(env, "metrics", strict),
-            jsonl_path=Path(env.get(CHATSPAN_JSONL_PATH) or DEFAULT_JSONL_PATH).expanduser(),
+            traces_exporters=traces,
+            metrics_exporters=metrics,
+            jsonl_path=_jsonl_path(env, "jsonl" in traces + metrics, strict),
             exit_timeout_millis=_exit_timeout(env, strict),
             service_name_default=service_name_default,
-            sdk_disabled=env.get(OTEL_SDK_DISABLED, "").strip().lower() == "true",
+            sdk_disabled=_sdk_disabled(env, strict),
+            batch_options=_batch_options(env, strict),
+            reader_options=_reader_options(env, strict),
         )
 
 
@@ -162,40 +214,225 @@ def _resolve(name: str, env: Mapping[str, str], signal: Signal, strict: bool) ->
             )
             return None
     if name in installed:
-        return name
+        return name if _otlp_usable(env, signal, name, strict) else None
     allowed = ", ".join(dict.fromkeys([*_OWN_NAMES, *sorted(installed)]))
     config_problem(f"{var}: unknown exporter {name!r}; allowed: {allowed}", strict=strict)
     return None
 
 
 def _otlp_for_protocol(env: Mapping[str, str], signal: Signal, strict: bool) -> str:
+    """The signal's own variable wins; a bad one falls back to the general one, then to grpc."""
+    chosen, bad = "grpc", []
     for var in _PROTOCOL_VARS[signal]:
         value = env.get(var, "").strip().lower()
-        if not value:
-            continue
         if value in _OTLP_BY_PROTOCOL:
-            return _OTLP_BY_PROTOCOL[value]
-        allowed = ", ".join(_OTLP_BY_PROTOCOL)
+            chosen = value
+            break
+        if value:
+            bad.append((var, value))
+    for var, value in bad:
         config_problem(
-            f"{var}={value!r} is not supported; allowed: {allowed}; using grpc", strict=strict
+            f"{var}={value!r} is not supported; allowed: {', '.join(_OTLP_BY_PROTOCOL)}; "
+            f"using {chosen}",
+            strict=strict,
         )
-        break
-    return _OTLP_BY_PROTOCOL["grpc"]  # the Python SDK's default, matching its localhost:4317
+    return _OTLP_BY_PROTOCOL[chosen]  # grpc is the Python SDK's default, matching :4317
+
+
+def _first_set(env: Mapping[str, str], names: tuple[str, ...]) -> tuple[str, str] | None:
+    """The variable the OTLP exporter will read (signal's own first), present even if empty."""
+    for var in names:
+        if var in env:
+            return var, env[var]
+    return None
+
+
+def _otlp_usable(env: Mapping[str, str], signal: Signal, name: str, strict: bool) -> bool:
+    """Check the variables the OTLP exporter reads itself; every problem is reported.
+
+    A bad endpoint fails every export, and the gRPC exporter cannot even be built with a bad
+    timeout or compression: then the signal does not export over OTLP (False). The HTTP exporter
+    survives a bad timeout or compression (with its default, and its own warning): True.
+    """
+    if name not in _COMPRESSIONS:
+        return True
+    grpc = name == "otlp_proto_grpc"
+    usable = True
+    endpoint = next((env[var] for var in _ENDPOINT_VARS[signal] if env.get(var)), None)
+    if endpoint is not None and (problem := _endpoint_problem(endpoint.strip(), grpc)):
+        var = next(var for var in _ENDPOINT_VARS[signal] if env.get(var))
+        usable = False
+        # Worded alike for both signals, so a shared variable's message is logged once.
+        example = "http://host:4317" if grpc else "http://host:4318"
+        if var != OTEL_EXPORTER_OTLP_ENDPOINT and not grpc:
+            example += f"/v1/{signal}"
+        config_problem(
+            f"{var}={endpoint!r} {problem}; allowed: a URL like {example} (https:// for TLS); "
+            "not exporting over OTLP",
+            strict=strict,
+        )
+    consequence = "not exporting over OTLP" if grpc else "using the default"
+    if (found := _first_set(env, _TIMEOUT_VARS[signal])) and _seconds(found[1]) is None:
+        usable = usable and not grpc
+        config_problem(
+            f"{found[0]}={found[1]!r} is not valid; allowed: a number of seconds > 0 "
+            f"(the Python OTLP exporters read seconds; default 10); {consequence}",
+            strict=strict,
+        )
+    found = _first_set(env, _COMPRESSION_VARS[signal])
+    if found and found[1].strip().lower() not in _COMPRESSIONS[name]:
+        usable = usable and not grpc
+        allowed = ", ".join(_COMPRESSIONS[name])
+        config_problem(
+            f"{found[0]}={found[1]!r} is not supported by the {name} exporter; allowed: "
+            f"{allowed}; {consequence}",
+            strict=strict,
+        )
+    return usable
+
+
+def _endpoint_problem(endpoint: str, grpc: bool) -> str | None:
+    """Why the OTLP exporter could not use ``endpoint``, or None.
+
+    The gRPC exporter also takes a bare ``host:port`` (or a gRPC target such as ``unix:...``),
+    so only the HTTP one insists on a scheme.
+    """
+    if any(char.isspace() for char in endpoint):
+        return "contains blanks"
+    has_scheme = endpoint.lower().startswith(("http://", "https://"))
+    if not has_scheme and not grpc:
+        return "has no http:// or https:// scheme"
+    try:
+        parts = urlsplit(endpoint if has_scheme or "://" in endpoint else f"//{endpoint}")
+        port = parts.port
+    except ValueError as error:
+        return f"is not a valid URL ({error})"
+    if (has_scheme or parts.netloc) and not parts.hostname and not endpoint.startswith("unix"):
+        return "has no host"
+    return None if port is None or port > 0 else "has port 0"
+
+
+def _seconds(raw: str) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
 
 
 def _exit_timeout(env: Mapping[str, str], strict: bool) -> int:
     raw = env.get(OTEL_BSP_EXPORT_TIMEOUT, "").strip()
-    if not raw:
-        return DEFAULT_EXIT_TIMEOUT_MILLIS
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
+    value = _whole(raw) if raw else DEFAULT_EXIT_TIMEOUT_MILLIS
+    if value is None or value < 0:
         config_problem(
-            f"{OTEL_BSP_EXPORT_TIMEOUT}={raw!r} is not a whole number of milliseconds >= 0; "
-            f"using {DEFAULT_EXIT_TIMEOUT_MILLIS}",
+            f"{OTEL_BSP_EXPORT_TIMEOUT}={raw!r} is not valid; allowed: a whole number of "
+            f"milliseconds >= 0; using {DEFAULT_EXIT_TIMEOUT_MILLIS} at exit",
             strict=strict,
         )
         return DEFAULT_EXIT_TIMEOUT_MILLIS
     return value
+
+
+def _whole(raw: str) -> int | None:
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+def _batch_options(env: Mapping[str, str], strict: bool) -> dict[str, int]:
+    """The batch span processor's numbers (the SDK's defaults for bad ones), checked once here."""
+    options: dict[str, int] = {}
+    for option, (var, default, unit, smallest) in _BATCH_NUMBERS.items():
+        raw = env.get(var, "").strip()
+        value = _whole(raw) if raw else default
+        if value is None or value < smallest:
+            if var != OTEL_BSP_EXPORT_TIMEOUT:  # _exit_timeout reports that one
+                config_problem(
+                    f"{var}={raw!r} is not valid; allowed: a whole number of {unit} >= "
+                    f"{smallest}; using {default}",
+                    strict=strict,
+                )
+            value = default
+        options[option] = value
+    if options["max_export_batch_size"] > options["max_queue_size"]:
+        queue = options["max_queue_size"]
+        config_problem(
+            f"{OTEL_BSP_MAX_EXPORT_BATCH_SIZE}={options['max_export_batch_size']} is larger "
+            f"than the queue ({queue}); allowed: a whole number of spans from 1 to the queue "
+            f"size; using {queue}",
+            strict=strict,
+        )
+        options["max_export_batch_size"] = queue
+    return options
+
+
+def _reader_options(env: Mapping[str, str], strict: bool) -> dict[str, float]:
+    """The periodic metric reader's interval and timeout (the SDK's defaults for bad ones)."""
+    options: dict[str, float] = {}
+    for option, (var, default, unit) in _READER_NUMBERS.items():
+        raw = env.get(var, "").strip()
+        try:
+            value = float(raw) if raw else default
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            config_problem(
+                f"{var}={raw!r} is not valid; allowed: a number of {unit} > 0; using {default:.0f}",
+                strict=strict,
+            )
+            value = default
+        options[option] = value
+    return options
+
+
+def _sdk_disabled(env: Mapping[str, str], strict: bool) -> bool:
+    """``true`` (any case) disables; the spec says anything else is false, so say so once."""
+    raw = env.get(OTEL_SDK_DISABLED, "").strip()
+    if raw.lower() in ("", "true", "false"):
+        return raw.lower() == "true"
+    config_problem(
+        f"{OTEL_SDK_DISABLED}={raw!r} is not valid; allowed (any case): true, false; "
+        "treating it as false",
+        strict=strict,
+    )
+    return False
+
+
+def _jsonl_path(env: Mapping[str, str], used: bool, strict: bool) -> Path:
+    """``CHATSPAN_JSONL_PATH``; one the exporter could never write falls back to the default."""
+    raw = env.get(CHATSPAN_JSONL_PATH) or ""
+    path = Path(raw or DEFAULT_JSONL_PATH).expanduser()
+    if not raw or not used:
+        return path
+    parent = path.parent
+    if path.is_dir():
+        problem = "is a directory"
+    elif not parent.is_dir():
+        problem = f"is in a directory that does not exist ({parent})"
+    elif not os.access(parent, os.W_OK) and not os.access(path, os.W_OK):
+        problem = f"cannot be written (no write permission in {parent})"
+    else:
+        return path
+    config_problem(
+        f"{CHATSPAN_JSONL_PATH}={raw!r} {problem}; allowed: the path of a file in an existing, "
+        f"writable directory; writing to ./{DEFAULT_JSONL_PATH} instead",
+        strict=strict,
+    )
+    return Path(DEFAULT_JSONL_PATH)
+
+
+def _check_resource_attributes(env: Mapping[str, str], strict: bool) -> None:
+    """The SDK's ``Resource.create()`` reads the variable; a malformed pair is named here (the
+    SDK's own warning names neither the variable nor the format)."""
+    raw = env.get(OTEL_RESOURCE_ATTRIBUTES, "")
+    for item in raw.split(","):
+        key, equals, _ = item.partition("=")
+        if item.strip() and not (equals and key.strip()):
+            problem = "has no key" if equals else "is not key=value"
+            config_problem(
+                f"{OTEL_RESOURCE_ATTRIBUTES}: {item.strip()!r} {problem}; allowed: a "
+                "comma-separated list of key=value pairs (values URL-encoded); that pair is "
+                "ignored",
+                strict=strict,
+            )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,11 +18,26 @@ from .errors import ConfigError
 __all__ = ["CaptureMode", "Settings", "parse_choice"]
 
 _logger = logging.getLogger(__name__)
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 SEMCONV_OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
 STREAM_USAGE_ENV = "CHATSPAN_STREAM_USAGE"
 PRICES_FILE_ENV = "CHATSPAN_PRICES_FILE"
+
+
+# GenAI entries of OTEL_SEMCONV_STABILITY_OPT_IN; the rest belong to other instrumentations.
+_GENAI_OPT_INS = ("gen_ai/dup", "gen_ai_latest_experimental")
+
+
+def _warn_once(message: str) -> None:
+    """Log a configuration warning once per process, however often the instrumentor is built."""
+    with _warned_lock:
+        if message in _warned:
+            return
+        _warned.add(message)
+    _logger.warning("chatspan: %s", message)
 
 
 class CaptureMode(enum.Enum):
@@ -106,7 +122,7 @@ def _capture_mode(env: Mapping[str, str], override: bool | CaptureMode | None) -
     try:
         return parse_choice(CAPTURE_CONTENT_ENV, raw, _CAPTURE_ALIASES)  # type: ignore[return-value]
     except ConfigError as error:
-        _logger.warning("chatspan: %s; capturing no content", error)
+        _warn_once(f"{error}; capturing no content")
         return CaptureMode.NO_CONTENT
 
 
@@ -118,7 +134,7 @@ def _switch(env: Mapping[str, str], name: str) -> bool:
     try:
         return bool(parse_choice(name, raw, _SWITCH))
     except ConfigError as error:
-        _logger.warning("chatspan: %s; leaving it off", error)
+        _warn_once(f"{error}; leaving it off")
         return False
 
 
@@ -128,4 +144,11 @@ def _wants_legacy_system(env: Mapping[str, str]) -> bool:
     It follows the `http/dup` pattern the stability opt-in uses for HTTP conventions.
     """
     opted = {part.strip().lower() for part in env.get(SEMCONV_OPT_IN_ENV, "").split(",")}
+    for entry in sorted(opted):
+        if entry.startswith("gen_ai") and entry not in _GENAI_OPT_INS:
+            _warn_once(
+                f"{SEMCONV_OPT_IN_ENV}: {entry!r} is not a GenAI option; allowed for gen_ai: "
+                f"{', '.join(_GENAI_OPT_INS)} (other entries are other instrumentations'); "
+                "ignoring it"
+            )
     return "gen_ai/dup" in opted

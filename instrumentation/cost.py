@@ -218,6 +218,10 @@ def _probe_arguments() -> dict[str, int]:
 # -- the user's table ---------------------------------------------------------------------------
 
 _ENTRY_KEYS = {"input_mtok", "output_mtok", "cache_read_mtok", "provider"}
+_TABLE_FORMAT = (
+    'JSON price table (or .yaml/.yml with PyYAML): {"models": {"<model>": '
+    '{"input_mtok": <USD>, "output_mtok": <USD>}}}'
+)
 
 
 def load_price_table(path: str) -> dict[str, _UserPrice]:
@@ -240,12 +244,15 @@ def load_price_table(path: str) -> dict[str, _UserPrice]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeError) as failure:
-        problem = f"cannot read the price table ({type(failure).__name__}: {failure})"
+        problem = (
+            f"cannot read the price table ({type(failure).__name__}: {failure}); allowed: the "
+            f"path of a readable {_TABLE_FORMAT}"
+        )
         raise error(problem) from None
     document = _parse(text, path, error)
     models = document.get("models") if isinstance(document, dict) else None
     if not isinstance(models, dict) or (isinstance(document, dict) and set(document) != {"models"}):
-        raise error('expected an object with one key, "models", mapping model names to prices')
+        raise error(f'expected an object with one key, "models"; allowed: a {_TABLE_FORMAT}')
     table: dict[str, _UserPrice] = {}
     for name, entry in models.items():
         if not isinstance(name, str) or not name.strip():
@@ -265,11 +272,11 @@ def _parse(text: str, path: str, error: Any) -> Any:
         try:
             return yaml.safe_load(text)
         except yaml.YAMLError as failure:
-            raise error(f"not valid YAML ({failure})") from None
+            raise error(f"not valid YAML ({failure}); allowed: a {_TABLE_FORMAT}") from None
     try:
         return json.loads(text)
     except ValueError as failure:
-        raise error(f"not valid JSON ({failure})") from None
+        raise error(f"not valid JSON ({failure}); allowed: a {_TABLE_FORMAT}") from None
 
 
 def _entry(name: str, entry: Any, error: Any) -> _UserPrice:
