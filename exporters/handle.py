@@ -22,7 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry import metrics, trace
-from opentelemetry.sdk.environment_variables import OTEL_BSP_EXPORT_TIMEOUT
+from opentelemetry.sdk.environment_variables import (
+    OTEL_BSP_EXPORT_TIMEOUT,
+    OTEL_BSP_MAX_QUEUE_SIZE,
+)
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
@@ -44,19 +47,25 @@ class CountingExporter(SpanExporter):
         self.name = name
         self.inner = inner
         self.exported = 0
+        self.failed = 0  # spans in batches the exporter refused or failed to send
         self._lock = threading.Lock()
         self._down = False
 
     def forget(self) -> None:
         """In a forked child: nothing exported yet (see ``SpanLedger._forget_parent``)."""
         self._lock = threading.Lock()
-        self.exported = 0
+        self.exported = self.failed = 0
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        result = self.inner.export(spans)
-        if result is SpanExportResult.SUCCESS:
+        result = SpanExportResult.FAILURE
+        try:
+            result = self.inner.export(spans)
+        finally:
             with self._lock:
-                self.exported += len(spans)
+                if result is SpanExportResult.SUCCESS:
+                    self.exported += len(spans)
+                else:
+                    self.failed += len(spans)
         return result
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
@@ -215,13 +224,24 @@ class ExportHandle:
             _quietly(lambda exporter=exporter: _shutdown_with_timeout(exporter, 0))
 
     def _report_losses(self, budget_millis: float) -> None:
+        """One line: how many spans each exporter lost, and of those how many it failed to send
+        (collector down, refusing, too slow) and how many never reached it (dropped from a full
+        batch queue, or still queued or in flight when the bounded flush ended)."""
         ended, losses = self._ledger.ended, self._ledger.losses()
-        if losses:
-            where = ", ".join(f"{count} of {ended} by {name}" for name, count in losses.items())
-            _logger.warning(
-                "chatspan: spans not exported: %s (collector unreachable or too slow? "
-                "the final flush waits at most %d ms, see %s)",
-                where,
-                budget_millis,
-                OTEL_BSP_EXPORT_TIMEOUT,
-            )
+        if not losses:
+            return
+        failed = {c.name: c.failed for c in self._ledger.exporters}
+        where = ", ".join(
+            f"{count} of {ended} by {name} ({min(failed[name], count)} failed to send, "
+            f"{count - min(failed[name], count)} never sent)"
+            for name, count in losses.items()
+        )
+        _logger.warning(
+            "chatspan: spans not exported: %s. Failed to send: the collector was unreachable, "
+            "refusing or too slow. Never sent: dropped from a full batch queue (see %s), or "
+            "still queued when the exit flush ended (it waits at most %d ms, see %s).",
+            where,
+            OTEL_BSP_MAX_QUEUE_SIZE,
+            budget_millis,
+            OTEL_BSP_EXPORT_TIMEOUT,
+        )

@@ -284,6 +284,7 @@ def test_unreachable_collector_exits_promptly_and_reports_the_loss_once(
     assert elapsed < 15, elapsed
     (loss,) = [line for line in done.stderr.splitlines() if line.startswith("chatspan:")]
     assert "spans not exported: 4 of 4 by otlp_proto_" in loss
+    assert "(4 failed to send, 0 never sent)" in loss  # the exporter tried, and gave up at exit
     assert f"at most {bound.get('OTEL_BSP_EXPORT_TIMEOUT', '5000')} ms" in loss
 
 

@@ -113,6 +113,10 @@ def test_a_full_queue_is_counted_and_reported_in_one_line(
     assert handle.lost_spans() == {"otlp_proto_http": dropped}
     ours = [r.getMessage() for r in caplog.records if r.name.startswith("chatspan")]
     assert len(ours) == 1
-    assert f"spans not exported: {dropped} of {BATCH + SPANS} by otlp_proto_http" in ours[0]
+    assert (
+        f"spans not exported: {dropped} of {BATCH + SPANS} by otlp_proto_http "
+        f"(0 failed to send, {dropped} never sent)"
+    ) in ours[0]
+    assert "OTEL_BSP_MAX_QUEUE_SIZE" in ours[0]
     assert len(sdk_lines) <= 1  # the SDK's line is rate-limited, not one per dropped span
     assert held.queue_full_drops() == (dropped if sdk_metrics == "true" else 0)
