@@ -51,6 +51,9 @@ _PROVIDER_IDS = {
     "gcp.gemini": "google",
 }
 _TTL_S = 3600.0
+# Model names come from responses: a proxy in front of many models (or one that echoes a new
+# name per call) must not grow the cache without end. Past the bound it starts afresh.
+_MAX_CACHED_MODELS = 1024
 _PROBE = {  # usage on which our formula must give the library's price to the cent fraction
     "input_tokens": 1_000_000,
     "cache_read_tokens": 250_000,
@@ -153,6 +156,8 @@ class Pricing:
         if entry is None or entry[1] < now:
             entry = (self._resolve(provider, response_model, request_model), now + _TTL_S)
             with self._lock:
+                if len(self._cache) >= _MAX_CACHED_MODELS:
+                    self._cache.clear()
                 self._cache[key] = entry
         pricer = entry[0]
         if pricer is None:

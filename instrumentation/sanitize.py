@@ -129,28 +129,38 @@ class Sanitizer:
     def from_env(cls, env: Mapping[str, str], **overrides: Any) -> Sanitizer:
         """Build from ``CHATSPAN_*`` variables; keyword ``overrides`` win over them.
 
-        :raises ConfigError: naming the variable and the values it accepts.
+        :raises ConfigError: naming every bad variable and the values it accepts, all in one
+            message, so two mistakes are not found one run at a time.
         """
         kwargs: dict[str, Any] = {}
+        problems: list[str] = []
         if raw := env.get(REDACT_ENV, "").strip():
-            kwargs["redact"] = parse_choice(REDACT_ENV, raw, _SWITCH)
+            _collect(problems, lambda: kwargs.update(redact=parse_choice(REDACT_ENV, raw, _SWITCH)))
         if raw := env.get(MAX_LENGTH_ENV, "").strip():
-            if not re.fullmatch(r"[0-9]+", raw) or int(raw) < 1:
-                raise ConfigError(
+            if re.fullmatch(r"[0-9]+", raw) and int(raw) >= 1:
+                kwargs["max_length"] = int(raw)
+            else:
+                problems.append(
                     f"{MAX_LENGTH_ENV}={raw!r} is not valid; expected a positive integer"
                     " number of characters (default 16384)"
                 )
-            kwargs["max_length"] = int(raw)
         if raw := env.get(PATTERNS_ENV, "").strip():
-            kwargs["extra_patterns"] = _parse_patterns(raw)
+            _collect(problems, lambda: kwargs.update(extra_patterns=_parse_patterns(raw)))
         if raw := env.get(DISABLE_ENV, "").strip():
             kwargs["disabled_categories"] = [n.strip() for n in raw.split(",") if n.strip()]
         from_env = {name for name in kwargs if name not in overrides}
         kwargs.update(overrides)
         source = PATTERNS_ENV if "extra_patterns" in from_env else "extra_patterns"
-        extra = _compile_patterns(kwargs.get("extra_patterns") or {}, source)
-        if "disabled_categories" in from_env:
-            _check_categories(kwargs["disabled_categories"], DISABLE_ENV, extra)
+        extra: list[tuple[str, re.Pattern[str]]] = []
+        patterns = kwargs.get("extra_patterns") or {}
+        patterns_ok = _collect(problems, lambda: extra.extend(_compile_patterns(patterns, source)))
+        if "disabled_categories" in from_env and patterns_ok:  # names may be pattern names
+            _collect(
+                problems,
+                lambda: _check_categories(kwargs["disabled_categories"], DISABLE_ENV, extra),
+            )
+        if problems:
+            raise ConfigError("; ".join(problems))
         return cls(**kwargs)
 
     # -- public ----------------------------------------------------------------------------
@@ -397,6 +407,16 @@ def _valid_unicode(text: str) -> str:
     except UnicodeEncodeError:
         return _SURROGATE.sub("\ufffd", text)
     return text
+
+
+def _collect(problems: list[str], step: Callable[[], object]) -> bool:
+    """Run one parsing step; a ConfigError joins ``problems`` instead of stopping the rest."""
+    try:
+        step()
+    except ConfigError as error:
+        problems.append(str(error))
+        return False
+    return True
 
 
 def _parse_patterns(raw: str) -> dict[str, str]:

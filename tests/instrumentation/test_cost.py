@@ -208,6 +208,16 @@ def test_cached_rates_give_the_librarys_price(provider, model, input_tokens):
         assert cost == pytest.approx(float(expected), rel=1e-9)
 
 
+def test_a_new_model_name_per_call_keeps_the_cache_bounded():
+    from chatspan.instrumentation import cost
+
+    pricing = Pricing(library=False)  # the user table alone: names resolve without the library
+    for n in range(cost._MAX_CACHED_MODELS * 3):
+        assert pricing.cost("openai", f"echo-model-{n}", None, 10, 10) is None
+        assert len(pricing._cache) <= cost._MAX_CACHED_MODELS
+    assert pricing.cost("openai", None, "gpt-4o-mini", 1000, 100) is None  # still answers
+
+
 def test_prices_come_from_the_package_and_nothing_is_fetched(monkeypatch):
     def no_updates(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("genai-prices' UpdatePrices must never start")

@@ -325,6 +325,25 @@ def test_bad_variables_name_the_variable_and_what_is_allowed(variable, raw, allo
     assert caught.match(allowed)
 
 
+def test_every_bad_variable_is_named_in_one_error():
+    env = {
+        "CHATSPAN_REDACT": "maybe",
+        "CHATSPAN_MAX_CONTENT_LENGTH": "16k",
+        "CHATSPAN_REDACT_PATTERNS": "ticket=(",
+        "CHATSPAN_REDACT_DISABLE": "mail",
+    }
+    with pytest.raises(ConfigError) as caught:
+        Sanitizer.from_env(env)
+    message = str(caught.value)
+    assert "\n" not in message  # one log line
+    for variable in ("CHATSPAN_REDACT=", "CHATSPAN_MAX_CONTENT_LENGTH", "CHATSPAN_REDACT_PATTERNS"):
+        assert variable in message
+    # The categories are checked only when the patterns (whose names they may use) are valid.
+    with pytest.raises(ConfigError, match=r"CHATSPAN_REDACT_DISABLE.*allowed") as caught:
+        Sanitizer.from_env({**env, "CHATSPAN_REDACT_PATTERNS": "ticket=T-[0-9]+"})
+    assert caught.match("CHATSPAN_REDACT=")
+
+
 def test_every_category_can_be_disabled():
     Sanitizer(disabled_categories=CATEGORIES)
 
