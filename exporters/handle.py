@@ -230,18 +230,24 @@ class ExportHandle:
         ended, losses = self._ledger.ended, self._ledger.losses()
         if not losses:
             return
-        failed = {c.name: c.failed for c in self._ledger.exporters}
+        failed = {c.name: min(c.failed, losses.get(c.name, 0)) for c in self._ledger.exporters}
         where = ", ".join(
-            f"{count} of {ended} by {name} ({min(failed[name], count)} failed to send, "
-            f"{count - min(failed[name], count)} never sent)"
+            f"{count} of {ended} by {name} ({failed[name]} failed to send, "
+            f"{count - failed[name]} never sent)"
             for name, count in losses.items()
         )
+        reasons = []
+        if any(failed.values()):
+            reasons.append("Failed to send: the collector was unreachable, refusing or too slow.")
+        if any(count > failed[name] for name, count in losses.items()):
+            reasons.append(
+                f"Never sent: dropped from a full batch queue (see {OTEL_BSP_MAX_QUEUE_SIZE}), "
+                "or still queued when the exit flush ended."
+            )
         _logger.warning(
-            "chatspan: spans not exported: %s. Failed to send: the collector was unreachable, "
-            "refusing or too slow. Never sent: dropped from a full batch queue (see %s), or "
-            "still queued when the exit flush ended (it waits at most %d ms, see %s).",
+            "chatspan: spans not exported: %s. %s The exit flush waits at most %d ms (%s).",
             where,
-            OTEL_BSP_MAX_QUEUE_SIZE,
+            " ".join(reasons),
             budget_millis,
             OTEL_BSP_EXPORT_TIMEOUT,
         )
