@@ -40,7 +40,7 @@ def _check(sanitizer: Sanitizer, value: Any) -> None:
     sanitized = sanitizer.sanitize_value(value)
     text = json.dumps(sanitized, ensure_ascii=False, separators=(",", ":"), default=str)
     text.encode("utf-8")
-    bound = 6 * (sanitizer.budget + sanitizer._max_length) + 64 * 32
+    bound = sanitizer.json_bound
     if len(text) > bound:
         raise AssertionError(f"attribute of {len(text)} chars over {bound}")
     json.loads(text, parse_constant=_strict)

@@ -118,6 +118,8 @@ class Sanitizer:
         self._redact = redact
         self._max_length = max_length
         self.budget = _BUDGET_FACTOR * max_length
+        # The most characters compact JSON of one sanitized value can take (see sanitize_value).
+        self.json_bound = 6 * (self.budget + max_length) + _MAX_DEPTH * 64
         self._hook = hook if redact else None
         self._sensitive = redact and "sensitive_key" not in disabled
         self._plain_limit = 0 if extra else min(64, max_length)  # see _PLAIN
@@ -186,8 +188,10 @@ class Sanitizer:
         Its size is bounded: once ``budget`` characters (``64 * max_length``) of strings, keys and
         scalars, or 100,000 strings and containers, have been kept, every container still open
         ends with ``[REDACTED:size_limit]`` (a list item, or a dict entry under that key) and
-        the rest is dropped. Compact JSON of the result is then at most ``6 * budget`` characters
-        (a control character is escaped as six), and about ``budget`` for ordinary text.
+        the rest is dropped. Compact JSON of the result is then at most ``json_bound``
+        characters, ``6 * (budget + max_length) + 4096`` (a control character is escaped as six;
+        the last item kept may overshoot by one text; each of at most 64 open containers adds
+        its marker and brackets), and about ``budget`` for ordinary text.
         """
         return self._value(value, "", 0, _Walk(on_error), sensitive=False)
 
@@ -384,7 +388,7 @@ def _cost(kept: Any) -> int:
     if type(kept) is str:
         return len(kept) + 2
     if type(kept) is int:
-        return kept.bit_length() // 3 + 1
+        return kept.bit_length() // 3 + 2  # at least its digits, and a sign
     return 0 if type(kept) in _CONTAINERS else 24
 
 

@@ -520,5 +520,5 @@ def test_sanitized_values_always_dump_as_strict_utf8_json(value, expected):
 def test_one_value_stays_within_the_size_budget(value):
     sanitizer = Sanitizer(max_length=1000)
     out = json.dumps(sanitizer.sanitize_value(value), ensure_ascii=False, separators=(",", ":"))
-    assert len(out) <= 6 * (sanitizer.budget + 1000) + 2048
+    assert len(out) <= sanitizer.json_bound
     assert "[REDACTED:size_limit]" in out or len(out) < sanitizer.budget

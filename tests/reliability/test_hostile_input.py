@@ -36,9 +36,7 @@ from .sizes import scale
 
 LIMIT = 256  # CHATSPAN_MAX_CONTENT_LENGTH for these runs: small, so every limit is reached
 SANITIZER = Sanitizer(max_length=LIMIT)
-# sanitize.py: at most budget (64 * max_length) characters kept, then one placeholder per open
-# container; JSON escapes a character into at most six.
-CONTENT_BOUND = 6 * (SANITIZER.budget + LIMIT) + 64 * 32
+CONTENT_BOUND = SANITIZER.json_bound  # see Sanitizer.sanitize_value
 OTHER_BOUND = 1024  # the status description is cut there; names and ids are shorter here
 CONTENT_KEYS = (
     "gen_ai.system_instructions",
