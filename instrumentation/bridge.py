@@ -29,7 +29,6 @@ from opentelemetry.trace import Status, StatusCode
 
 from .bridge_context import BRIDGE_SPAN_KEY, activate, hook_scope, unhook_scope
 from .bridge_mapping import (
-    ABANDONED,
     GENERIC,
     MAPPERS,
     OPERATION_EXECUTE_TOOL,
@@ -45,7 +44,7 @@ from .bridge_registry import ROLLUP_KEY, OpenSpan, OpenTrace, Registry, UsageTot
 from .call import error_type
 from .dedupe import claim_inference
 from .guard import guarded
-from .semconv import CONTENT_SANITIZE_FAILED, ERROR_TYPE, gen_ai
+from .semconv import ABANDONED, CONTENT_SANITIZE_FAILED, ERROR_TYPE, gen_ai
 
 if TYPE_CHECKING:
     from .metrics import AgentMetrics

@@ -67,7 +67,6 @@ TURN_NUMBER = "chatspan.turn.number"
 MCP_SERVER = "chatspan.mcp.server"
 MCP_TOOLS = "chatspan.mcp.tools"
 CUSTOM_DATA = "chatspan.custom.data"
-ABANDONED = "chatspan.span.abandoned"  # ended by chatspan: evicted, or left open by the SDK
 
 _MAX_ERROR_TYPE = 128
 

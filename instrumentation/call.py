@@ -25,6 +25,7 @@ from .dedupe import claim_inference
 from .guard import guarded, report_failure
 from .request import CallArguments, provider_and_server, request_attributes, server_attributes
 from .semconv import (
+    ABANDONED,
     CONTENT_SANITIZE_FAILED,
     ERROR_TYPE,
     OPERATION_CHAT,
@@ -246,6 +247,16 @@ class ChatCall:
             self._mark_closed_early()
         self._end()
 
+    def end_at_exit(self) -> None:
+        """The interpreter is exiting with this call still open (``state.end_open_calls``)."""
+        if self._ended:
+            return
+        if self.stream:
+            self.close_early()
+            return
+        self._mark_abandoned()
+        self._end()
+
     @guarded("recording an error")
     def _record_error(self, error: BaseException) -> None:
         kind = error_type(error)
@@ -256,6 +267,10 @@ class ChatCall:
             return
         self.span.record_exception(error)
         self.span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:1024]))
+
+    @guarded("marking an abandoned call")
+    def _mark_abandoned(self) -> None:
+        self.span.set_attribute(ABANDONED, True)
 
     @guarded("marking an early close")
     def _mark_closed_early(self) -> None:

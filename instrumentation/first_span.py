@@ -40,10 +40,10 @@ def _configure_exporters() -> None:
         try:
             from chatspan.exporters.configure import configure
 
-            from .instrumentor import end_open_streams_at_exit
+            from .instrumentor import end_open_calls_at_exit
 
             configure()
-            end_open_streams_at_exit()  # open streams end before the exit flush just registered
+            end_open_calls_at_exit()  # open calls end before the exit flush just registered
         except Exception as error:
             report_failure("configuring exporters", error)
 

@@ -93,14 +93,14 @@ class ChatCompletionsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
         self._bridge = install(state, AgentMetrics(meter))
         _apply_agents_sdk_export()
-        end_open_streams_at_exit()
+        end_open_calls_at_exit()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         state, self._state = self._state, None
         if state is None:
             return
         state.active = False
-        atexit.unregister(_end_open_streams)
+        atexit.unregister(_end_open_calls)
         bridge, self._bridge = self._bridge, None
         if bridge is not None:
             from .bridge import uninstall
@@ -111,21 +111,21 @@ class ChatCompletionsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             _unwrap_ours(cls, name, state)
 
 
-def end_open_streams_at_exit() -> None:
+def end_open_calls_at_exit() -> None:
     """(Re-)register the exit hook so it runs before every exit flush registered so far.
 
     ``atexit`` runs the last registered first: called again right after chatspan configures its
     exporters (``first_span``), the streams still open are ended before those exporters flush.
     """
-    atexit.unregister(_end_open_streams)
-    atexit.register(_end_open_streams)
+    atexit.unregister(_end_open_calls)
+    atexit.register(_end_open_calls)
 
 
-@guarded("ending open streams at exit")
-def _end_open_streams() -> None:
+@guarded("ending open calls at exit")
+def _end_open_calls() -> None:
     state = ChatCompletionsInstrumentor()._state
     if state is not None:
-        state.end_open_streams()
+        state.end_open_calls()
 
 
 def _sanitizer_from_env(env: Any) -> Any:

@@ -20,6 +20,7 @@ TOKEN_OUTPUT = gen_ai.GenAiTokenTypeValues.OUTPUT.value
 
 # Not (yet) in the semconv package; chatspan's own, documented in the README.
 STREAM_CLOSED_EARLY = "chatspan.stream.closed_early"  # the consumer stopped before the end
+ABANDONED = "chatspan.span.abandoned"  # ended by chatspan: evicted, left open, open at exit
 CONTENT_SANITIZE_FAILED = "chatspan.content.sanitize_failed"  # a value was replaced, fail-closed
 # A provider that is neither OpenAI's nor one the conventions list (vLLM, Ollama, a proxy...).
 PROVIDER_OPENAI_COMPATIBLE = "openai_compatible"

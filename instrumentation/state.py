@@ -34,13 +34,13 @@ class InstrumentationState:
     pricing: Pricing | None = None  # None: no cost is computed
     open_calls: set[Any] = field(default_factory=set)  # ChatCalls started and not yet ended
 
-    def end_open_streams(self) -> None:
-        """End the spans of streams still open, as closed early; run at interpreter exit.
+    def end_open_calls(self) -> None:
+        """End the spans of calls still open; run at interpreter exit, before the exit flush.
 
-        A stream still referenced when the interpreter exits (kept in a global, on a loop never
-        closed, open during ``sys.exit``) would end its span only at module teardown, after the
-        exporters' exit flush: lost. Ending it here, before that flush, exports it.
+        A call still referenced when the interpreter exits (a stream kept in a global, a task on
+        a loop never closed, a stream open during ``sys.exit``) would end its span only at module
+        teardown, after the exporters' exit flush: lost. Ending it here exports it: a stream as
+        closed early, a call still waiting for its answer as abandoned.
         """
         for call in list(self.open_calls):
-            if call.stream:
-                call.close_early()
+            call.end_at_exit()

@@ -490,7 +490,7 @@ def exits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """All exit modes started at once (each child imports the Agents SDK: seconds)."""
     tmp = tmp_path_factory.mktemp("exit")
     running = {}
-    for how in EXIT_MODES:
+    for how in [*EXIT_MODES, "pending-call"]:
         path = tmp / f"{how}.jsonl"
         args = [sys.executable, str(SCRIPTS / "open_stream_at_exit.py"), "--how", how]
         env = _child_env(OTEL_TRACES_EXPORTER="jsonl", CHATSPAN_JSONL_PATH=str(path))
@@ -524,7 +524,7 @@ def _our_trouble(stderr: str) -> list[str]:
             and index + 1 < len(lines)
             and lines[index + 1].strip() == "return wrapped(*args, **kwargs)"
         )
-        if (ours and not passing_through) or "chatspan" in line or "already shutdown" in line:
+        if (ours and not passing_through) or "chatspan:" in line or "already shutdown" in line:
             trouble.append(line)
     return trouble
 
@@ -540,3 +540,19 @@ def test_exit_with_a_stream_open_ends_its_span(exits: dict[str, Any], how: str):
     attributes = {a["key"]: next(iter(a["value"].values())) for a in span["attributes"]}
     assert attributes[CLOSED_EARLY] is True
     assert span["status"].get("code", 0) == 0  # UNSET: closing early is not an error
+
+
+def test_exit_with_a_call_still_waiting_ends_its_span_as_abandoned(exits: dict[str, Any]):
+    """A get_response task left pending on a loop never closed: the span is exported, marked."""
+    code, stdout, stderr, path, seconds = exits["pending-call"]
+    assert code == 0, stderr
+    assert stdout == "pending 1\n"
+    assert seconds < 60
+    # The app left a task pending: asyncio and the Agents SDK say so at teardown, as they do
+    # without chatspan; none of it is chatspan's own report, and no span met a closed exporter.
+    ours = [line for line in stderr.splitlines() if "chatspan:" in line or "already shut" in line]
+    assert ours == []
+    (span,) = chat_spans(path)
+    attributes = {a["key"]: next(iter(a["value"].values())) for a in span["attributes"]}
+    assert attributes[ABANDONED] is True
+    assert CLOSED_EARLY not in attributes

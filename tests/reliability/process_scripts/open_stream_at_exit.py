@@ -7,9 +7,12 @@ chunks and then stalls (the connection stays open, as a slow model's does). The 
 - ``return``: returns from the coroutine; the stream dies with its frame inside ``asyncio.run``;
 - ``global``: keeps the stream in a module global, so it is still referenced at exit;
 - ``loop-open``: as ``global``, on a loop that is never closed;
-- ``sys-exit``: calls ``sys.exit(0)`` inside the coroutine, with the stream open.
+- ``sys-exit``: calls ``sys.exit(0)`` inside the coroutine, with the stream open;
+- ``pending-call``: no stream: a ``get_response`` task still waiting for its (stalled) answer on a
+  loop that is never closed.
 
-It prints ``read N`` before exiting; the exit status must be 0 whatever happens to the span.
+It prints ``read N`` (``pending 1``) before exiting; the exit status must be 0 whatever happens
+to the span.
 """
 
 from __future__ import annotations
@@ -38,20 +41,35 @@ async def _stalling() -> AsyncIterator[bytes]:
     await asyncio.Event().wait()
 
 
+ARGUMENTS: dict[str, Any] = {
+    "system_instructions": None,
+    "input": "Count.",
+    "model_settings": ModelSettings(),
+    "tools": [],
+    "output_schema": None,
+    "handoffs": [],
+    "tracing": ModelTracing.DISABLED,
+    "previous_response_id": None,
+}
+
+
+def _model(backend: ScriptedBackend) -> OpenAIChatCompletionsModel:
+    return OpenAIChatCompletionsModel(model="gpt-4o-mini", openai_client=backend.client())
+
+
+async def _leave_pending() -> None:
+    """Start a call whose answer never completes; return once the request reached the server."""
+    backend = ScriptedBackend([_stalling()])
+    KEPT.append(asyncio.ensure_future(_model(backend).get_response(**ARGUMENTS)))
+    for _ in range(1000):  # bounded: 10 s
+        if backend.requests:
+            break
+        await asyncio.sleep(0.01)
+    print(f"pending {len(backend.requests)}", flush=True)
+
+
 async def _read(how: str, count: int) -> None:
-    model = OpenAIChatCompletionsModel(
-        model="gpt-4o-mini", openai_client=ScriptedBackend([_stalling()]).client()
-    )
-    stream = model.stream_response(
-        system_instructions=None,
-        input="Count.",
-        model_settings=ModelSettings(),
-        tools=[],
-        output_schema=None,
-        handoffs=[],
-        tracing=ModelTracing.DISABLED,
-        previous_response_id=None,
-    )
+    stream = _model(ScriptedBackend([_stalling()])).stream_response(**ARGUMENTS)
     read = 0
     async for _event in stream:
         read += 1
@@ -66,10 +84,14 @@ async def _read(how: str, count: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--how", choices=["return", "global", "loop-open", "sys-exit"])
+    parser.add_argument(
+        "--how", choices=["return", "global", "loop-open", "sys-exit", "pending-call"]
+    )
     parser.add_argument("--events", type=int, default=3)
     options = parser.parse_args()
-    if options.how == "loop-open":
+    if options.how == "pending-call":
+        asyncio.new_event_loop().run_until_complete(_leave_pending())
+    elif options.how == "loop-open":
         asyncio.new_event_loop().run_until_complete(_read(options.how, options.events))
     else:
         asyncio.run(_read(options.how, options.events))
