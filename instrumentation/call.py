@@ -24,6 +24,7 @@ from .bridge_registry import ROLLUP_KEY, UsageTotals
 from .dedupe import claim_inference
 from .guard import guarded, report_failure
 from .request import CallArguments, provider_and_server, request_attributes, server_attributes
+from .sanitize import valid_unicode
 from .semconv import (
     ABANDONED,
     CONTENT_SANITIZE_FAILED,
@@ -63,7 +64,6 @@ class ChatCall:
         "_ended",
         "_event_content",
         "_finish_reasons",
-        "_first_chunk_at",
         "_first_chunk_s",
         "_last_chunk_at",
         "_late_attributes",
@@ -96,7 +96,7 @@ class ChatCall:
         self._finish_reasons: dict[int, str] = {}
         self._response_model: str | None = None
         self._first_chunk_s: float | None = None
-        self._first_chunk_at = self._last_chunk_at = 0.0
+        self._last_chunk_at = 0.0
         self._chunks = 0
         self._saw_completed = False
         self._content_failed = False
@@ -166,7 +166,6 @@ class ChatCall:
         try:
             if self._first_chunk_s is None:
                 self._first_chunk_s = now - self._start
-                self._first_chunk_at = now
                 self._response_identity(chunk)
             self._chunks += 1
             self._last_chunk_at = now
@@ -331,10 +330,10 @@ class ChatCall:
             totals.add(cost, *self._usage)
 
     @guarded("recording metrics")
-    def _record_metrics(self, duration: float, cost: float | None = None) -> None:
+    def _record_metrics(self, duration: float, cost: float | None) -> None:
         attributes = self._metric_attributes
         if cost is not None:  # provider, request model and the agent (for "top agents by cost")
-            cost_attributes = {
+            cost_attributes: dict[str, Any] = {
                 key: attributes[key]
                 for key in (gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_REQUEST_MODEL)
                 if key in attributes
@@ -346,15 +345,14 @@ class ChatCall:
             attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = self._response_model
         metrics = self._state.metrics
         metrics.record_call(attributes, duration, *self._usage, context=self._context)
-        if self._first_chunk_s is not None:
+        first_chunk_s = self._first_chunk_s
+        if first_chunk_s is not None:
             mean_gap = (
-                (self._last_chunk_at - self._first_chunk_at) / (self._chunks - 1)
+                (self._last_chunk_at - self._start - first_chunk_s) / (self._chunks - 1)
                 if self._chunks > 1
                 else None
             )
-            metrics.record_chunk_timing(
-                attributes, self._first_chunk_s, mean_gap, context=self._context
-            )
+            metrics.record_chunk_timing(attributes, first_chunk_s, mean_gap, context=self._context)
 
     @guarded("emitting the content event")
     def _emit_content_event(self) -> None:
@@ -411,8 +409,7 @@ _PROVIDER_TEXT_LIMIT = 256
 def _provider_text(value: str) -> str:
     """A provider's id, model or finish reason: bounded, and exportable as UTF-8 (a lone
     surrogate would make the OTLP encoder drop the attribute)."""
-    value = value[:_PROVIDER_TEXT_LIMIT]
-    return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
+    return valid_unicode(value[:_PROVIDER_TEXT_LIMIT])
 
 
 def _int_or_none(value: Any) -> int | None:

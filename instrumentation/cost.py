@@ -60,6 +60,12 @@ _PROBE = {  # usage on which our formula must give the library's price to the ce
     "output_tokens": 1_000_000,
     "output_reasoning_tokens": 400_000,
 }
+_PROBE_ARGUMENTS = {  # the same usage, as `Rates.cost` takes it
+    "input_tokens": _PROBE["input_tokens"],
+    "output_tokens": _PROBE["output_tokens"],
+    "cached": _PROBE["cache_read_tokens"],
+    "reasoning": _PROBE["output_reasoning_tokens"],
+}
 _RATE_FIELDS = ("input_mtok", "output_mtok", "cache_read_mtok")
 
 
@@ -205,19 +211,10 @@ def _library_pricer(provider: str, model: str) -> _Pricer | None:
         rates = Rates(float(values[0]), float(values[1]), cache_read)  # type: ignore[arg-type]
     expected = float(probe.total_price)
     if rates is not None and math.isclose(
-        rates.cost(**_probe_arguments()), expected, rel_tol=1e-9, abs_tol=1e-12
+        rates.cost(**_PROBE_ARGUMENTS), expected, rel_tol=1e-9, abs_tol=1e-12
     ):
         return rates
     return _LibraryPrice(probe.model, probe.provider)
-
-
-def _probe_arguments() -> dict[str, int]:
-    return {
-        "input_tokens": _PROBE["input_tokens"],
-        "output_tokens": _PROBE["output_tokens"],
-        "cached": _PROBE["cache_read_tokens"],
-        "reasoning": _PROBE["output_reasoning_tokens"],
-    }
 
 
 # -- the user's table ---------------------------------------------------------------------------

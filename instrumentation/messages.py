@@ -68,10 +68,8 @@ def input_messages(items: str | Iterable[Any] | None) -> list[dict[str, Any]]:
     """
     if items is None:
         return []
-    if isinstance(items, str):
+    if not isinstance(items, list | tuple):  # a str; anything else the sanitizer makes text of
         return [{"role": "user", "parts": [_text(items)]}]
-    if not isinstance(items, list | tuple):
-        return [{"role": "user", "parts": [_text(items)]}]  # the sanitizer makes text of it
     messages: list[dict[str, Any]] = []
     for item in items:
         role, parts, extra = _item_to_message(item)
@@ -164,8 +162,8 @@ def _function_call_output(item: Any) -> tuple[str, list[dict[str, Any]], dict[st
 
 
 def _reasoning(item: Any) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
-    content = _sequence(_field(item, "content")) or _sequence(_field(item, "summary"))
-    texts = [_field(s, "text") for s in content]
+    pieces = _sequence(_field(item, "content")) or _sequence(_field(item, "summary"))
+    texts = [_field(piece, "text") for piece in pieces]
     content = "\n".join(text for text in texts if isinstance(text, str))
     return "assistant", [{"type": "reasoning", "content": content}], {}
 
@@ -184,10 +182,8 @@ def _text(content: Any) -> dict[str, Any]:
 def _content_parts(content: Any) -> list[dict[str, Any]]:
     if content is None:
         return []
-    if isinstance(content, str):
+    if not isinstance(content, list | tuple):  # a str; anything else the sanitizer makes text of
         return [_text(content)]
-    if not isinstance(content, list | tuple):
-        return [_text(content)]  # bytes, a number, an object: the sanitizer makes text of it
     return [_content_part(part) for part in content]
 
 

@@ -27,7 +27,7 @@ from ._secret_patterns import is_sensitive_key
 from .config import parse_choice
 from .errors import ConfigError
 
-__all__ = ["CATEGORIES", "PII_CATEGORIES", "SECRET_CATEGORIES", "Sanitizer"]
+__all__ = ["CATEGORIES", "PII_CATEGORIES", "SECRET_CATEGORIES", "Sanitizer", "valid_unicode"]
 
 _logger = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ class Sanitizer:
             if self._hook is not None:
                 replaced = self._hook("", text)
                 if replaced is not None:
-                    return self._limit(_valid_unicode(_as_text(replaced)))
+                    return self._limit(valid_unicode(_as_text(replaced)))
             return self._text(_as_text(text))
         except Exception as error:
             _Walk(on_error).fail(error)
@@ -202,7 +202,7 @@ class Sanitizer:
         if length <= self._plain_limit and _PLAIN.fullmatch(text):
             return text  # a few short words: nothing built in can match
         window = text if length <= self._max_length else text[: self._max_length + _MARGIN]
-        window = _valid_unicode(window)
+        window = valid_unicode(window)
         out = self._scanner.redact(window) if self._scanner else window
         if length <= self._max_length and len(out) <= self._max_length:
             return out
@@ -251,12 +251,12 @@ class Sanitizer:
                 replaced = self._hook(path, value)
                 if replaced is not None:
                     return (
-                        self._limit(_valid_unicode(replaced)) if type(replaced) is str else replaced
+                        self._limit(valid_unicode(replaced)) if type(replaced) is str else replaced
                     )
             kind = type(value)
             if sensitive and self._sensitive and value is not None and kind is not bool:
                 return _SENSITIVE  # whatever it looks like; None and booleans tell nothing
-            if kind in _SCALARS or value is None or isinstance(value, (bool, int, float)):
+            if value is None or isinstance(value, (int, float)):
                 return _scalar(value)
             if kind is str or kind in _CONTAINERS or isinstance(value, (str, Mapping, list, tuple)):
                 walk.nodes += 1
@@ -282,7 +282,9 @@ class Sanitizer:
             except (ValueError, RecursionError):
                 parsed = None
             if type(parsed) is dict or type(parsed) is list:
+                chars = walk.chars
                 walked = self._container(parsed, path, depth, walk)
+                walk.chars = chars  # the caller counts the text it becomes, not both
                 dumped = json.dumps(walked, ensure_ascii=False, separators=(",", ":"), default=str)
                 return self._limit(dumped)
         return self._text(value)
@@ -309,9 +311,9 @@ class Sanitizer:
                 else:
                     child = (f"{path}.{key}" if path else str(key)) if hooked else ""
                     kept = self._value(item, child, depth + 1, walk, sensitive=secret)
-                walk.add(len(name) + 4 + _cost(kept))
+                walk.chars += len(name) + 4 + _cost(kept)
                 out[name] = kept
-            walk.add(2)
+            walk.chars += 2
             return out
         items = []
         for index, item in enumerate(value):
@@ -323,20 +325,18 @@ class Sanitizer:
             else:
                 child = f"{path}[{index}]" if hooked else ""
                 kept = self._value(item, child, depth + 1, walk, sensitive=False)
-            walk.add(1 + _cost(kept))
+            walk.chars += 1 + _cost(kept)
             items.append(kept)
-        walk.add(2)
+        walk.chars += 2
         return tuple(items) if isinstance(value, tuple) else items
 
     def _key(self, key: Any) -> str:
         """A dict key as JSON can hold it: a string, valid UTF-8, at most ``max_length``."""
         if key is None or type(key) is bool:
             return json.dumps(key)  # what json.dumps would make of it
-        if isinstance(key, float):
+        if isinstance(key, (int, float)):
             return str(_scalar(key))
-        if isinstance(key, int):
-            return _TOO_MANY if key.bit_length() > _MAX_INT_BITS else str(int(key))
-        return self._limit(_valid_unicode(_as_text(key)))
+        return self._limit(valid_unicode(_as_text(key)))
 
     def _inert(self, item: Any) -> bool:
         """A scalar, or a few short words: returned as it is, without the full walk."""
@@ -357,9 +357,6 @@ class _Walk:
         self.nodes = 0
         self.chars = 0
 
-    def add(self, chars: int) -> None:
-        self.chars += chars
-
     def spent(self, budget: int) -> bool:
         """Whether the value kept so far has used up the size budget or the node budget."""
         return self.chars > budget or self.nodes > _MAX_NODES
@@ -375,12 +372,18 @@ class _Walk:
 
 
 def _scalar(value: Any) -> Any:
-    """A number JSON can hold: NaN and infinities as text, ints beyond ``str()`` replaced."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(float(value))  # "nan", "inf", "-inf"
-    if type(value) is not bool and isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
-        return _TOO_MANY
-    return value
+    """A plain number JSON can hold: NaN and infinities as text, ints beyond ``str()`` replaced.
+
+    A subclass becomes the plain number ``json.dumps`` writes for it anyway: none of its
+    overrides (``bit_length``, ``__str__``) is asked, and ``_cost`` sees its true size.
+    """
+    if value is None or type(value) is bool:
+        return value
+    if isinstance(value, float):
+        number = float.__float__(value)
+        return number if math.isfinite(number) else str(number)  # "nan", "inf", "-inf"
+    number = int.__int__(value)
+    return _TOO_MANY if number.bit_length() > _MAX_INT_BITS else number
 
 
 def _cost(kept: Any) -> int:
@@ -402,7 +405,7 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def _valid_unicode(text: str) -> str:
+def valid_unicode(text: str) -> str:
     """Lone surrogates cannot be exported (UTF-8); they become U+FFFD."""
     if text.isascii():
         return text

@@ -8,7 +8,7 @@ code cached before ``uninstrument()`` simply passes through.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from opentelemetry._logs import Logger
 from opentelemetry.trace import Tracer
@@ -17,6 +17,7 @@ from .config import Settings
 from .metrics import ChatMetrics
 
 if TYPE_CHECKING:
+    from .call import ChatCall
     from .cost import Pricing
     from .sanitize import Sanitizer
 
@@ -32,7 +33,7 @@ class InstrumentationState:
     event_logger: Logger
     active: bool = field(default=True)
     pricing: Pricing | None = None  # None: no cost is computed
-    open_calls: set[Any] = field(default_factory=set)  # ChatCalls started and not yet ended
+    open_calls: set[ChatCall] = field(default_factory=set)  # started and not yet ended
 
     def end_open_calls(self) -> None:
         """End the spans of calls still open; run at interpreter exit, before the exit flush.

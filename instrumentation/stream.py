@@ -5,8 +5,8 @@ the very same event objects, in the same order, one ``__anext__`` at a time. Unt
 fetched its response, our span is current while the model's own code runs (so its HTTP client's
 spans nest under ours), and the caller's context is restored before each event is handed over;
 after that, steps only read chunks already requested, and the attach is skipped (it was a fifth
-of our per-event cost). It ends the span exactly once: exhaustion,
-error, ``aclose()``, cancellation, or garbage collection of an abandoned stream.
+of our per-event cost). It ends the span exactly once: exhaustion, error, ``aclose()``,
+cancellation, or garbage collection of an abandoned stream.
 
 ``ObservedChunkStream`` wraps the provider's ``AsyncStream`` of ``ChatCompletionChunk`` inside
 the model's fetch step, to read what only the chunks carry (response id and model, finish

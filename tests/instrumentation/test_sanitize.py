@@ -522,3 +522,26 @@ def test_one_value_stays_within_the_size_budget(value):
     out = json.dumps(sanitizer.sanitize_value(value), ensure_ascii=False, separators=(",", ":"))
     assert len(out) <= sanitizer.json_bound
     assert "[REDACTED:size_limit]" in out or len(out) < sanitizer.budget
+
+
+class _SmallBitLength(int):
+    def bit_length(self) -> int:
+        return 0
+
+
+@pytest.mark.parametrize(
+    "value", [[_SmallBitLength(10**3900)] * 20_000, [_SmallBitLength(10**5000)]]
+)
+def test_an_int_subclass_is_counted_and_dumped_as_the_int_it_is(value):
+    sanitizer = Sanitizer(max_length=256)
+    out = json.dumps(sanitizer.sanitize_value(value), separators=(",", ":"), allow_nan=False)
+    assert len(out) <= sanitizer.json_bound
+
+
+def test_json_text_counts_once_against_the_size_budget():
+    sanitizer = Sanitizer(max_length=256)
+    json_text = json.dumps({"a": "x y " * 45})
+    plain_text = "x y " * (len(json_text) // 4)
+    kept_json = sanitizer.sanitize_value([json_text] * 200)
+    kept_plain = sanitizer.sanitize_value([plain_text] * 200)
+    assert len(kept_json) == len(kept_plain) < 200

@@ -123,8 +123,10 @@ async def _stream(call: Callable[..., Any], model: Any, arguments: dict[str, Any
     return events, None
 
 
-def _both(method: str, arguments: dict[str, Any], reply: Any) -> tuple[Any, Any, list[Any]]:
-    """The bare SDK's outcome, the instrumented outcome, and the instrumented call's spans."""
+def _traced_as_bare(
+    method: str, arguments: dict[str, Any], reply: Any, *, echo: bool = False
+) -> ReadableSpan:
+    """Call ``method`` bare and instrumented: same outcome, one sound span (returned)."""
     run = _get if method == "get_response" else _stream
     plain_arguments = copy.deepcopy(arguments)
     with Traced() as exporter:
@@ -137,7 +139,10 @@ def _both(method: str, arguments: dict[str, Any], reply: Any) -> tuple[Any, Any,
             return plain, traced
 
         plain, traced = asyncio.run(both())
-    return plain, traced, list(exporter.get_finished_spans())
+    assert traced == plain
+    (span,) = exporter.get_finished_spans()
+    assert_sound(span, echo=echo)
+    return span
 
 
 def _arguments(input: Any, instructions: Any, tools: list[Any]) -> dict[str, Any]:
@@ -147,19 +152,13 @@ def _arguments(input: Any, instructions: Any, tools: list[Any]) -> dict[str, Any
 @CHECK
 @given(hostile.input_values, hostile.instructions, hostile.tool_lists, hostile.completions)
 def test_get_response_with_hostile_input_and_answer_is_unchanged(input, instructions, tools, reply):
-    plain, traced, spans = _both("get_response", _arguments(input, instructions, tools), reply)
-    assert traced == plain
-    (span,) = spans
-    assert_sound(span)
+    _traced_as_bare("get_response", _arguments(input, instructions, tools), reply)
 
 
 @CHECK
 @given(hostile.input_values, hostile.instructions, hostile.tool_lists, hostile.chunk_sequences)
 def test_stream_with_hostile_input_and_chunks_is_unchanged(input, instructions, tools, chunks):
-    plain, traced, spans = _both("stream_response", _arguments(input, instructions, tools), chunks)
-    assert traced == plain
-    (span,) = spans
-    assert_sound(span)
+    _traced_as_bare("stream_response", _arguments(input, instructions, tools), chunks)
 
 
 # -- events through the stream proxy, whatever the model yields ----------------------------------
@@ -299,10 +298,7 @@ HUGE_INPUTS = {
 def test_huge_input_is_unchanged_and_bounded(where, method):
     huge = "x y " * (HUGE // 4)
     reply = completion("ok") if method == "get_response" else text_chunks(["o", "k"])
-    plain, traced, spans = _both(method, model_arguments(**HUGE_INPUTS[where](huge)), reply)
-    assert traced == plain
-    (span,) = spans
-    assert_sound(span)
+    span = _traced_as_bare(method, model_arguments(**HUGE_INPUTS[where](huge)), reply)
     assert any("…[truncated from" in span.attributes.get(key, "") for key in CONTENT_KEYS)
 
 
@@ -313,10 +309,7 @@ def test_huge_answer_with_nul_and_surrogates_is_unchanged_and_bounded(method):
         reply: Any = completion(huge)
     else:
         reply = [chunk({"role": "assistant", "content": huge}), chunk({}, finish_reason="stop")]
-    plain, traced, spans = _both(method, model_arguments(), reply)
-    assert traced == plain
-    (span,) = spans
-    assert_sound(span)
+    span = _traced_as_bare(method, model_arguments(), reply)
     if span.attributes.get("error.type") == "UnicodeEncodeError":  # the SDK's own, as bare
         return
     assert "\ufffd" in span.attributes["gen_ai.output.messages"]
@@ -344,7 +337,4 @@ def test_provider_identity_is_exportable_utf8():
         chunk({"role": "assistant", "content": "ok"}, response_id=ident, model="m\udfff"),
         chunk({}, finish_reason="\udfff", response_id=ident),
     ]
-    plain, traced, spans = _both("stream_response", model_arguments(), reply)
-    assert traced == plain
-    (span,) = spans
-    assert_sound(span, echo=True)
+    _traced_as_bare("stream_response", model_arguments(), reply, echo=True)
