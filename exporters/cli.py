@@ -15,7 +15,12 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 from chatspan.exporters.agents_sdk_export import agents_sdk_export_mode
-from chatspan.exporters.settings import CHATSPAN_JSONL_PATH, DEFAULT_JSONL_PATH, ExportSettings
+from chatspan.exporters.settings import (
+    CHATSPAN_JSONL_PATH,
+    DEFAULT_JSONL_PATH,
+    ExportSettings,
+    jsonl_path,
+)
 from chatspan.exporters.view import render_file
 from chatspan.instrumentation.errors import ChatspanError
 
@@ -71,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _view(file: str | None) -> int:
-    path = file or os.environ.get(CHATSPAN_JSONL_PATH) or DEFAULT_JSONL_PATH
+    path = file or jsonl_path(os.environ, used=False)
     try:
         text = render_file(path)
     except OSError as exc:

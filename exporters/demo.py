@@ -34,7 +34,7 @@ from opentelemetry.sdk.environment_variables import (
 )
 
 from chatspan.exporters.agents_sdk_export import CHATSPAN_AGENTS_SDK_EXPORT
-from chatspan.exporters.settings import CHATSPAN_JSONL_PATH, DEFAULT_JSONL_PATH
+from chatspan.exporters.settings import CHATSPAN_JSONL_PATH, DEFAULT_JSONL_PATH, jsonl_path
 from chatspan.exporters.view import render
 from chatspan.instrumentation.activation import ENABLED_ENV
 from chatspan.instrumentation.config import CAPTURE_CONTENT_ENV
@@ -137,7 +137,9 @@ def _appended_lines(path: Path, offset: int) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; the exit status is the demo agent's."""
     args = _parser().parse_args(argv)
-    path = Path(args.jsonl or os.environ.get(CHATSPAN_JSONL_PATH) or DEFAULT_JSONL_PATH)
+    # Read as the child's exporter will (``~`` expanded, an unwritable path replaced), so the
+    # lines shown are the ones it wrote; ``--jsonl`` stands for the variable.
+    path = jsonl_path({CHATSPAN_JSONL_PATH: args.jsonl} if args.jsonl else os.environ)
     real = uses_real_backend(os.environ, args.scripted)
     model = os.environ.get(DEMO_MODEL_ENV) or _DEFAULT_MODEL
     env = child_env(os.environ, path, real_backend=real)

@@ -126,14 +126,14 @@ class JsonlSpanExporter(SpanExporter):
 
     Without a path (as ``opentelemetry-instrument`` builds it for ``OTEL_TRACES_EXPORTER=jsonl``,
     through our ``opentelemetry_traces_exporter`` entry point) the path comes from
-    ``CHATSPAN_JSONL_PATH``, defaulting to ``./chatspan-traces.jsonl``.
+    ``CHATSPAN_JSONL_PATH`` as chatspan's own set-up reads it (``settings.jsonl_path``).
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         if path is None:
-            from .settings import CHATSPAN_JSONL_PATH, DEFAULT_JSONL_PATH
+            from .settings import jsonl_path
 
-            path = os.environ.get(CHATSPAN_JSONL_PATH) or DEFAULT_JSONL_PATH
+            path = jsonl_path(os.environ)
         self._out = _LineAppender(path, "spans")
 
     @property

@@ -65,6 +65,7 @@ __all__ = [
     "ExportSettings",
     "Signal",
     "config_problem",
+    "jsonl_path",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class ExportSettings:
         return cls(
             traces_exporters=traces,
             metrics_exporters=metrics,
-            jsonl_path=_jsonl_path(env, "jsonl" in traces + metrics, strict),
+            jsonl_path=jsonl_path(env, used="jsonl" in traces + metrics, strict=strict),
             exit_timeout_millis=_exit_timeout(env, strict),
             service_name_default=service_name_default,
             sdk_disabled=_sdk_disabled(env, strict),
@@ -258,9 +259,9 @@ def _otlp_usable(env: Mapping[str, str], signal: Signal, name: str, strict: bool
         return True
     grpc = name == "otlp_proto_grpc"
     usable = True
-    endpoint = next((env[var] for var in _ENDPOINT_VARS[signal] if env.get(var)), None)
-    if endpoint is not None and (problem := _endpoint_problem(endpoint.strip(), grpc)):
-        var = next(var for var in _ENDPOINT_VARS[signal] if env.get(var))
+    found = next(((var, env[var]) for var in _ENDPOINT_VARS[signal] if env.get(var)), None)
+    if found and (problem := _endpoint_problem(found[1].strip(), grpc)):
+        var, endpoint = found
         usable = False
         # Worded alike for both signals, so a shared variable's message is logged once.
         example = "http://host:4317" if grpc else "http://host:4318"
@@ -272,7 +273,7 @@ def _otlp_usable(env: Mapping[str, str], signal: Signal, name: str, strict: bool
             strict=strict,
         )
     consequence = "not exporting over OTLP" if grpc else "using the default"
-    if (found := _first_set(env, _TIMEOUT_VARS[signal])) and _seconds(found[1]) is None:
+    if (found := _first_set(env, _TIMEOUT_VARS[signal])) and _positive(found[1]) is None:
         usable = usable and not grpc
         config_problem(
             f"{found[0]}={found[1]!r} is not valid; allowed: a number of seconds > 0 "
@@ -312,7 +313,8 @@ def _endpoint_problem(endpoint: str, grpc: bool) -> str | None:
     return None if port is None or port > 0 else "has port 0"
 
 
-def _seconds(raw: str) -> float | None:
+def _positive(raw: str) -> float | None:
+    """A finite number > 0, or None."""
     try:
         value = float(raw)
     except ValueError:
@@ -372,11 +374,8 @@ def _reader_options(env: Mapping[str, str], strict: bool) -> dict[str, float]:
     options: dict[str, float] = {}
     for option, (var, default, unit) in _READER_NUMBERS.items():
         raw = env.get(var, "").strip()
-        try:
-            value = float(raw) if raw else default
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and value > 0):
+        value = _positive(raw) if raw else default
+        if value is None:
             config_problem(
                 f"{var}={raw!r} is not valid; allowed: a number of {unit} > 0; using {default:.0f}",
                 strict=strict,
@@ -399,8 +398,12 @@ def _sdk_disabled(env: Mapping[str, str], strict: bool) -> bool:
     return False
 
 
-def _jsonl_path(env: Mapping[str, str], used: bool, strict: bool) -> Path:
-    """``CHATSPAN_JSONL_PATH``; one the exporter could never write falls back to the default."""
+def jsonl_path(env: Mapping[str, str], *, used: bool = True, strict: bool = False) -> Path:
+    """``CHATSPAN_JSONL_PATH`` (``~`` expanded), else the default; the one rule for every reader.
+
+    If the file is ``used`` (written), one the exporter could never write falls back to the
+    default, with the warning (or, ``strict``, ``ConfigError``).
+    """
     raw = env.get(CHATSPAN_JSONL_PATH) or ""
     path = Path(raw or DEFAULT_JSONL_PATH).expanduser()
     if not raw or not used:

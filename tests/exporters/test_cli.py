@@ -37,6 +37,33 @@ def test_view_defaults_to_the_configured_path(
     assert "agent Triage" in capsys.readouterr().out
 
 
+def test_view_reads_the_configured_path_with_the_home_expanded(
+    trace_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setenv("HOME", str(trace_file.parent))
+    monkeypatch.setenv("CHATSPAN_JSONL_PATH", f"~/{trace_file.name}")  # as the exporter writes it
+
+    assert main(["view"]) == 0
+    assert "agent Triage" in capsys.readouterr().out
+
+
+def test_demo_shows_the_file_its_agent_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    from chatspan.exporters import demo
+
+    written: list[str] = []
+    monkeypatch.setattr(
+        demo.subprocess, "call", lambda command, env: written.append(env["CHATSPAN_JSONL_PATH"])
+    )
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CHATSPAN_JSONL_PATH", "~/demo.jsonl")
+
+    assert main(["demo", "--scripted"]) == 0
+    assert written == [str(tmp_path / "demo.jsonl")]
+    assert f"chatspan view {tmp_path / 'demo.jsonl'}" in capsys.readouterr().out
+
+
 def test_view_of_a_missing_file_is_one_line_and_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):

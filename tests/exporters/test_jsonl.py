@@ -158,3 +158,12 @@ def test_metric_exporter_writes_one_metrics_data_line(path: Path):
     (metric,) = record["resourceMetrics"][0]["scopeMetrics"][0]["metrics"]
     assert metric["name"] == "chatspan.test.calls"
     assert metric["sum"]["dataPoints"][0]["asInt"] == "3"
+
+
+def test_exporter_built_without_a_path_reads_it_as_chatspan_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CHATSPAN_JSONL_PATH", "~/spans.jsonl")  # under opentelemetry-instrument
+
+    assert JsonlSpanExporter().path == tmp_path / "spans.jsonl"
