@@ -19,10 +19,8 @@ signal falls back to its local default, and the message says why.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -54,6 +52,7 @@ from opentelemetry.sdk.environment_variables import (
     OTEL_SDK_DISABLED,
 )
 
+from chatspan.instrumentation.config import warn_once
 from chatspan.instrumentation.errors import ConfigError
 
 __all__ = [
@@ -68,7 +67,6 @@ __all__ = [
     "jsonl_path",
 ]
 
-_logger = logging.getLogger(__name__)
 
 Signal = Literal["traces", "metrics"]
 CHATSPAN_JSONL_PATH = "CHATSPAN_JSONL_PATH"
@@ -112,19 +110,12 @@ _READER_NUMBERS = {
 }
 _OWN_NAMES = ("otlp", "console", "jsonl", "none")
 
-_warned: set[str] = set()
-_warned_lock = threading.Lock()
-
 
 def config_problem(message: str, *, strict: bool) -> None:
     """Raise ``ConfigError`` on the strict path; otherwise log ``message`` once per process."""
     if strict:
         raise ConfigError(message)
-    with _warned_lock:
-        if message in _warned:
-            return
-        _warned.add(message)
-    _logger.warning("chatspan: %s", message)
+    warn_once(message)
 
 
 @dataclass(frozen=True)

@@ -28,15 +28,13 @@ allowed; a failure inside the hook is reported once and the import of ``agents``
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import threading
 from collections.abc import Mapping
 from typing import Any
 
-from .config import parse_choice
-from .errors import ConfigError
+from .config import parse_switch
 from .guard import report_failure
 
 __all__ = [
@@ -52,36 +50,19 @@ ENABLED_ENV = "CHATSPAN_ENABLED"
 DISABLED_INSTRUMENTATIONS_ENV = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
 _ENTRY_POINT_NAME = "chatspan"  # our name in the opentelemetry_instrumentor entry points
 _TARGET = "agents"
-_SWITCH = {
-    **dict.fromkeys(("1", "TRUE", "ON", "YES"), True),
-    **dict.fromkeys(("0", "FALSE", "OFF", "NO"), False),
-}
 
-_logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _registered = False
-# site.py runs the ``import`` lines of a venv's .pth files twice (CPython processes the venv's
-# site-packages in ``venv()`` and again in ``main()``), so a warning is remembered per value.
-_warned: dict[str, bool] = {}
 
 
 def enabled_from_env(env: Mapping[str, str]) -> bool:
     """Whether ``CHATSPAN_ENABLED`` asks for activation; unset or empty means no.
 
     A value outside 1/0/true/false/on/off/yes/no (any case) is logged once as a warning naming the
-    variable and the allowed values, and means no.
+    variable and the allowed values, and means no. Once per value: site.py runs the ``import``
+    lines of a venv's .pth files twice (in ``venv()`` and again in ``main()``).
     """
-    raw = env.get(ENABLED_ENV, "")
-    if not raw.strip():
-        return False
-    try:
-        return bool(parse_choice(ENABLED_ENV, raw, _SWITCH))
-    except ConfigError as error:
-        with _lock:
-            first, _warned[raw] = raw not in _warned, True
-        if first:
-            _logger.warning("chatspan: %s; chatspan stays off", error)
-        return False
+    return parse_switch(env, ENABLED_ENV, "chatspan stays off")
 
 
 def disabled_by_otel(env: Mapping[str, str]) -> bool:

@@ -25,6 +25,8 @@ its attached OTel context until its task ends.
 from __future__ import annotations
 
 import contextvars
+import importlib
+import sys
 from typing import Any, Protocol, TypeGuard
 
 from opentelemetry import context as otel_context
@@ -119,8 +121,6 @@ _HOOKS = (
 
 def hook_scope() -> bool:
     """Put the hooks on ``Scope`` unless they are there already; False if it has no such API."""
-    import importlib
-
     scope = getattr(importlib.import_module(_SCOPE_MODULE), "Scope", None)
     if scope is None or not all(hasattr(scope, name) for name, _ in _HOOKS):
         return False
@@ -132,8 +132,6 @@ def hook_scope() -> bool:
 
 def unhook_scope() -> None:
     """Remove our hooks where they are still the outermost wrapper; leave others' alone."""
-    import sys
-
     scope = getattr(sys.modules.get(_SCOPE_MODULE), "Scope", None)
     for name, _ in _HOOKS:
         attribute = getattr(scope, "__dict__", {}).get(name)
@@ -153,12 +151,21 @@ def _is_ours(attribute: Any) -> TypeGuard[FunctionWrapper[..., Any]]:
 
 @guarded("finding the chat span's agent span", default=(None, None))
 def _enclosing() -> tuple[trace.Span | None, str | None]:
-    lookup = _active
-    if lookup is None:
-        return None, None
+    """Our span for the SDK's current span, and the agent's name: from our record of it, else
+    from the SDK span itself (no bridge, or a span opened before it)."""
     from agents.tracing import get_current_span
 
-    return lookup.enclosing(get_current_span())
+    sdk_span = get_current_span()
+    lookup = _active
+    span, agent_name = (None, None) if lookup is None else lookup.enclosing(sdk_span)
+    return span, agent_name or _agent_name_of(sdk_span)
+
+
+def _agent_name_of(sdk_span: Any) -> str | None:
+    data = getattr(sdk_span, "span_data", None)
+    name = getattr(data, "name", None) if getattr(data, "type", None) == "agent" else None
+    name = name or getattr(data, "agent_name", None)  # a turn span knows its agent
+    return name if isinstance(name, str) else None
 
 
 def chat_parent(current: Context) -> tuple[Context, str | None]:

@@ -124,7 +124,6 @@ class ChatCall:
         parent, agent_name = chat_parent(otel_context.get_current())
         rollup = parent.get(ROLLUP_KEY)  # the bridge's agent and workflow totals, if any
         self._rollup: tuple[UsageTotals, ...] = rollup if isinstance(rollup, tuple) else ()
-        agent_name = agent_name or _current_agent_name()
         self._agent_name = agent_name
         if agent_name:
             start_attributes[gen_ai.GEN_AI_AGENT_NAME] = agent_name
@@ -414,15 +413,3 @@ def _provider_text(value: str) -> str:
 
 def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-@guarded("reading the agent name")
-def _current_agent_name() -> str | None:
-    """The name of the Agents SDK agent whose turn this is, from the SDK's current span."""
-    from agents.tracing import get_current_span
-
-    span = get_current_span()
-    data = getattr(span, "span_data", None)
-    name = getattr(data, "name", None) if getattr(data, "type", None) == "agent" else None
-    name = name or getattr(data, "agent_name", None)  # a turn span knows its agent
-    return name if isinstance(name, str) else None

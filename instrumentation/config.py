@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-__all__ = ["CaptureMode", "Settings", "parse_choice"]
+__all__ = ["CaptureMode", "Settings", "parse_choice", "parse_switch", "warn_once"]
 
 _logger = logging.getLogger(__name__)
 _warned: set[str] = set()
@@ -31,8 +31,9 @@ PRICES_FILE_ENV = "CHATSPAN_PRICES_FILE"
 _GENAI_OPT_INS = ("gen_ai/dup", "gen_ai_latest_experimental")
 
 
-def _warn_once(message: str) -> None:
-    """Log a configuration warning once per process, however often the instrumentor is built."""
+def warn_once(message: str) -> None:
+    """Log a configuration warning once per process, however often the same value is read (the
+    instrumentor built again, the activation ``.pth`` line that site.py runs twice in a venv)."""
     with _warned_lock:
         if message in _warned:
             return
@@ -106,7 +107,7 @@ class Settings:
         return cls(
             capture=_capture_mode(env, capture_content),
             emit_legacy_system=_wants_legacy_system(env),
-            stream_usage=_switch(env, STREAM_USAGE_ENV),
+            stream_usage=parse_switch(env, STREAM_USAGE_ENV, "leaving it off"),
             prices_file=env.get(PRICES_FILE_ENV, "").strip() or None,
         )
 
@@ -122,19 +123,20 @@ def _capture_mode(env: Mapping[str, str], override: bool | CaptureMode | None) -
     try:
         return parse_choice(CAPTURE_CONTENT_ENV, raw, _CAPTURE_ALIASES)  # type: ignore[return-value]
     except ConfigError as error:
-        _warn_once(f"{error}; capturing no content")
+        warn_once(f"{error}; capturing no content")
         return CaptureMode.NO_CONTENT
 
 
-def _switch(env: Mapping[str, str], name: str) -> bool:
-    """An on/off variable: unset or empty is off; a bad value is one warning, then off."""
+def parse_switch(env: Mapping[str, str], name: str, when_bad: str) -> bool:
+    """An on/off variable (1/0, true/false, on/off, yes/no, any case): unset or empty is off; a
+    bad value is one warning (the error, then ``when_bad``), then off."""
     raw = env.get(name, "")
     if not raw.strip():
         return False
     try:
         return bool(parse_choice(name, raw, _SWITCH))
     except ConfigError as error:
-        _warn_once(f"{error}; leaving it off")
+        warn_once(f"{error}; {when_bad}")
         return False
 
 
@@ -146,7 +148,7 @@ def _wants_legacy_system(env: Mapping[str, str]) -> bool:
     opted = {part.strip().lower() for part in env.get(SEMCONV_OPT_IN_ENV, "").split(",")}
     for entry in sorted(opted):
         if entry.startswith("gen_ai") and entry not in _GENAI_OPT_INS:
-            _warn_once(
+            warn_once(
                 f"{SEMCONV_OPT_IN_ENV}: {entry!r} is not a GenAI option; allowed for gen_ai: "
                 f"{', '.join(_GENAI_OPT_INS)} (other entries are other instrumentations'); "
                 "ignoring it"

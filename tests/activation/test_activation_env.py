@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from chatspan.instrumentation import activation
+from chatspan.instrumentation import activation, config
 
 
 @pytest.mark.parametrize("value", ["1", "true", "TRUE", "On", "yes", " Yes "])
@@ -33,7 +33,7 @@ def test_unset_disables():
 def test_bad_value_is_one_warning_naming_the_variable_and_the_allowed_values(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
-    monkeypatch.setattr(activation, "_warned", {})
+    monkeypatch.setattr(config, "_warned", set())
 
     for _ in range(2):  # site.py runs a venv's .pth lines twice: still one line
         assert activation.enabled_from_env({"CHATSPAN_ENABLED": "maybe"}) is False
