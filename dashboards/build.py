@@ -78,7 +78,7 @@ def prom_name(metric: tuple[str, str], suffix: str = "") -> str:
     counter's.
     """
     name, unit = metric
-    base = "".join(c if c.isalnum() else "_" for c in name)
+    base = label(name)
     unit_suffix = "" if unit.startswith("{") else _UNIT_SUFFIX.get(unit, unit)
     if unit_suffix and not base.endswith(f"_{unit_suffix}"):
         base = f"{base}_{unit_suffix}"
@@ -368,15 +368,7 @@ def agents_dashboard() -> dash.Dashboard:
 
 def _top_table(title: str, expr: str, label_name: str) -> table.Panel:
     """An instant top-10 query shown as a table."""
-    query = (
-        prometheus.Dataquery()
-        .expr(expr)
-        .legend_format(f"{{{{{label_name}}}}}")
-        .ref_id("A")
-        .datasource(PROMETHEUS)
-        .instant()
-        .format(PromQueryFormat.TABLE)
-    )
+    query = _query(expr, f"{{{{{label_name}}}}}").instant().format(PromQueryFormat.TABLE)
     return table.Panel().title(title).datasource(PROMETHEUS).height(8).span(12).with_target(query)
 
 

@@ -81,12 +81,16 @@ def weather_agents(tool_tracer: Any) -> Agent[Any]:
             await asyncio.sleep(0)
         return f"Sunny in {city}"
 
-    model = planned_model()
+    return triage_team(planned_model(), get_weather, "Paris", "Sunny in Paris.")
+
+
+def triage_team(model: OpenAIChatCompletionsModel, tool: Any, city: str, answer: str) -> Agent[Any]:
+    """Triage hands off to weather, which calls ``tool`` for ``city``, then says ``answer``."""
     weather = Agent(
         name="weather",
-        instructions=plan("weather", call("get_weather", city="Paris"), say("Sunny in Paris.")),
+        instructions=plan("weather", call(tool.name, city=city), say(answer)),
         model=model,
-        tools=[get_weather],
+        tools=[tool],
     )
     return Agent(
         name="triage",

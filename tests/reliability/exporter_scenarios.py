@@ -10,7 +10,6 @@ receiver accepted. Every wait is bounded; nothing sleeps for a fixed time.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
 import socket
@@ -23,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from tests.activation.conftest import clean_env
 
 HERE = Path(__file__).resolve().parent
 RECEIVER = HERE / "otlp_receiver.py"
@@ -239,11 +240,7 @@ def agent_env(
     endpoint: str, protocol: str, exit_budget_ms: int, otlp_timeout: float
 ) -> dict[str, str]:
     """A user's environment: tracing switched on, one OTLP endpoint, the exit bound."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("CHATSPAN_", "OTEL_", "OPENAI_"))
-    }
+    env = clean_env()
     env.update(
         CHATSPAN_ENABLED="1",
         CHATSPAN_AGENTS_SDK_EXPORT="off",

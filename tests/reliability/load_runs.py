@@ -20,7 +20,7 @@ from agents import Agent, Runner, function_tool
 from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
 
 from chatspan.exporters.scripted_backend import ScriptedBackend
-from tests.instrumentation.agent_runs import call, plan, planned_model, reply, say
+from tests.instrumentation.agent_runs import planned_model, reply, triage_team
 
 __all__ = [
     "CALLS_PER_RUN",
@@ -45,19 +45,7 @@ async def get_weather(city: str) -> str:
 
 def team(index: int, model: OpenAIChatCompletionsModel) -> Agent[Any]:
     city = f"City-{index}"
-    answer = f"It is sunny in {city} today, run {index}."
-    weather = Agent(
-        name="weather",
-        instructions=plan("weather", call("get_weather", city=city), say(answer)),
-        model=model,
-        tools=[get_weather],
-    )
-    return Agent(
-        name="triage",
-        instructions=plan("triage", call("transfer_to_weather")),
-        model=model,
-        handoffs=[weather],
-    )
+    return triage_team(model, get_weather, city, f"It is sunny in {city} today, run {index}.")
 
 
 def quiet_backend(backend: ScriptedBackend) -> ScriptedBackend:

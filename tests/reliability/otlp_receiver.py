@@ -131,7 +131,7 @@ def serve_grpc(port: int, recorder: Handles) -> tuple[int, Callable[[], None]]:
     )
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
-    return bound, lambda: server.stop(grace=None)
+    return bound, lambda: server.stop(grace=None).wait()
 
 
 def serve_http(port: int, recorder: Handles) -> tuple[int, Callable[[], None]]:

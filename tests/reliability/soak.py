@@ -25,7 +25,7 @@ from typing import Any
 from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
 
 from chatspan.exporters.scripted_backend import ScriptedBackend, completion, text_chunks
-from tests.instrumentation.calls import MODEL, model_arguments
+from tests.instrumentation.calls import make_model, model_arguments
 from tests.reliability.load_runs import quiet_backend
 from tests.reliability.memory import rss_kib, traced_kib
 
@@ -42,8 +42,7 @@ def _reply(body: dict[str, Any]) -> Any:
 
 
 def soak_model() -> OpenAIChatCompletionsModel:
-    backend = quiet_backend(ScriptedBackend(fallback=_reply))
-    return OpenAIChatCompletionsModel(model=MODEL, openai_client=backend.client())
+    return make_model(quiet_backend(ScriptedBackend(fallback=_reply)))
 
 
 async def soak(model: OpenAIChatCompletionsModel, indices: Iterable[int]) -> int:

@@ -13,9 +13,7 @@ second, vaguer message from the SDK would); no traceback anywhere.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
 import sys
 import textwrap
@@ -26,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.activation.conftest import clean_env
+from tests.reliability.exporter_scenarios import free_port
 from tests.reliability.sizes import LONG
 
 TIMEOUT = 180  # seconds for one child; importing the Agents SDK alone takes seconds
@@ -159,20 +159,6 @@ class Child:
     done: subprocess.CompletedProcess[str] | None = None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _clean_env() -> dict[str, str]:
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("CHATSPAN_", "OTEL_", "OPENAI_"))
-    }
-
-
 def _row_env(rows: list[Row], dead_port: int) -> dict[str, str]:
     env: dict[str, str] = {"CHATSPAN_ENABLED": "1", "CHATSPAN_AGENTS_SDK_EXPORT": "off"}
     for context in [BATCH_CONTEXT.get(rows[0].batch, {}), *(row.context for row in rows)]:
@@ -187,7 +173,7 @@ def _run_all(children: dict[str, Child], app: Path, cwd: Path) -> None:
     def run(child: Child) -> None:
         child.done = subprocess.run(
             [sys.executable, str(app)],
-            env={**_clean_env(), **child.env},
+            env={**clean_env(), **child.env},
             cwd=cwd,
             capture_output=True,
             text=True,
@@ -204,7 +190,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Child]]
     root = tmp_path_factory.mktemp("config_errors")
     app = root / "app.py"
     app.write_text(textwrap.dedent(APP), encoding="utf-8")
-    dead_port = _free_port()
+    dead_port = free_port()
     children = {"baseline": Child({"OPENAI_AGENTS_DISABLE_TRACING": "1"})}
     if LONG:
         for row in ROWS + MORE_ROWS:

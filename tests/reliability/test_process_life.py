@@ -469,8 +469,12 @@ def test_forked_workers_export_their_own_spans_once(forked: Forked):
 
 
 def _jsonl_as_received(span: dict[str, Any]) -> ReceivedSpan:
-    attributes = {a["key"]: next(iter(a["value"].values())) for a in span["attributes"]}
-    return ReceivedSpan(span["name"], span["spanId"], span["traceId"], "", attributes, {})
+    return ReceivedSpan(span["name"], span["spanId"], span["traceId"], "", _attributes(span), {})
+
+
+def _attributes(span: dict[str, Any]) -> dict[str, Any]:
+    """A JSONL span's attributes as plain values."""
+    return {a["key"]: next(iter(a["value"].values())) for a in span["attributes"]}
 
 
 def test_a_forked_worker_reports_no_loss_it_did_not_have(forked: Forked):
@@ -537,7 +541,7 @@ def test_exit_with_a_stream_open_ends_its_span(exits: dict[str, Any], how: str):
     assert seconds < 60
     assert _our_trouble(stderr) == []
     (span,) = chat_spans(path)
-    attributes = {a["key"]: next(iter(a["value"].values())) for a in span["attributes"]}
+    attributes = _attributes(span)
     assert attributes[CLOSED_EARLY] is True
     assert span["status"].get("code", 0) == 0  # UNSET: closing early is not an error
 
@@ -553,6 +557,6 @@ def test_exit_with_a_call_still_waiting_ends_its_span_as_abandoned(exits: dict[s
     ours = [line for line in stderr.splitlines() if "chatspan:" in line or "already shut" in line]
     assert ours == []
     (span,) = chat_spans(path)
-    attributes = {a["key"]: next(iter(a["value"].values())) for a in span["attributes"]}
+    attributes = _attributes(span)
     assert attributes[ABANDONED] is True
     assert CLOSED_EARLY not in attributes

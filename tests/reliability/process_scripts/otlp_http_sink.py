@@ -1,25 +1,22 @@
-"""A minimal OTLP/HTTP trace receiver on a thread: decodes every export, keeps the spans.
+"""An OTLP/HTTP trace receiver on a thread that keeps every span it is sent.
 
 The fork test needs to see each span exactly as the collector would, duplicates included, so
 this counts every span in every ``ExportTraceServiceRequest`` it is sent (no de-duplication).
-Metrics and logs requests are answered and ignored.
+The server is ``otlp_receiver.serve_http``; metrics requests are answered and ignored.
 """
 
 from __future__ import annotations
 
-import gzip
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tests.reliability.otlp_receiver import serve_http
 
 __all__ = ["ReceivedSpan", "TraceSink", "serve_traces"]
 
@@ -48,15 +45,19 @@ def _attributes(key_values: Any) -> dict[str, Any]:
 @dataclass
 class TraceSink:
     spans: list[ReceivedSpan] = field(default_factory=list)
-    requests: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _arrived: threading.Condition = field(init=False)
 
     def __post_init__(self) -> None:
         self._arrived = threading.Condition(self._lock)
 
-    def add(self, body: bytes) -> None:
-        request = ExportTraceServiceRequest.FromString(body)
+    def handle(self, signal_name: str, request: Any, client_waits: Callable[[], bool]) -> bool:
+        """``otlp_receiver.Handles``: keep a trace request's spans; answer every request OK."""
+        if signal_name == "traces":
+            self.add(request)
+        return True
+
+    def add(self, request: ExportTraceServiceRequest) -> None:
         received = [
             ReceivedSpan(
                 span.name,
@@ -71,7 +72,6 @@ class TraceSink:
             for span in scope_spans.spans
         ]
         with self._arrived:
-            self.requests += 1
             self.spans.extend(received)
             self._arrived.notify_all()
 
@@ -84,38 +84,12 @@ class TraceSink:
             return list(self.spans)
 
 
-def _handler(sink: TraceSink) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if self.headers.get("Content-Encoding") == "gzip":
-                body = gzip.decompress(body)
-            if self.path.rstrip("/").endswith("/v1/traces"):
-                sink.add(body)
-            reply = ExportTraceServiceResponse().SerializeToString()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
-            pass
-
-    return Handler
-
-
 @contextmanager
 def serve_traces() -> Iterator[tuple[TraceSink, str]]:
     """A running sink and its traces endpoint URL; stopped on exit."""
     sink = TraceSink()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(sink))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="otlp-http-sink", daemon=True)
-    thread.start()
+    port, stop = serve_http(0, sink)
     try:
-        yield sink, f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+        yield sink, f"http://127.0.0.1:{port}/v1/traces"
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+        stop()
