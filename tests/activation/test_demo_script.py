@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from typing import Any
 
 import pytest
 
+from chatspan.exporters.demo_agent import build_agents
 from chatspan.exporters.demo_script import TIME_TOOL, WEATHER_TOOL, scripted_reply
+from tests.activation.conftest import EXAMPLE
 
 HANDOFF = "transfer_to_weather_agent"
 
@@ -77,3 +80,23 @@ def test_a_streamed_request_gets_chunks_ending_with_usage():
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["choices"] == []
     assert chunks[-1]["usage"]["total_tokens"] > 0
+
+
+def _shape(agent: Any) -> tuple[Any, ...]:
+    return (
+        agent.name,
+        agent.instructions,
+        [(tool.name, tool.description) for tool in agent.tools],
+        [_shape(handoff) for handoff in agent.handoffs],
+    )
+
+
+def test_the_example_builds_the_agents_the_demo_runs():
+    """`examples/weather_agent.py` cannot import chatspan, so it spells the demo's agents again;
+    this keeps the two the same."""
+    spec = importlib.util.spec_from_file_location("weather_agent_example", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    concierge = example.build_concierge()
+    assert _shape(concierge) == _shape(build_agents(concierge.model))

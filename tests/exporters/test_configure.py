@@ -6,7 +6,6 @@ providers or runs at interpreter exit is tested in a subprocess.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import socket
@@ -16,21 +15,17 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent import futures
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 from opentelemetry import trace
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_pb
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc as metrics_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_pb
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc as trace_grpc
 
 import chatspan.exporters
 from chatspan.exporters.configure import ExportSettings, build_providers
+from tests.reliability.otlp_receiver import serve_grpc, serve_http
 
 
 def test_public_names():
@@ -105,78 +100,26 @@ class _Received:
         with self._arrived:
             return self._arrived.wait_for(condition, timeout)
 
-
-# The two OTLP services each receiver implements: HTTP path, messages, and the gRPC bindings.
-_SERVICES = {
-    "/v1/traces": (
-        trace_pb.ExportTraceServiceRequest,
-        trace_pb.ExportTraceServiceResponse,
-        _Received.add_traces,
-        trace_grpc.TraceServiceServicer,
-        trace_grpc.add_TraceServiceServicer_to_server,
-    ),
-    "/v1/metrics": (
-        metrics_pb.ExportMetricsServiceRequest,
-        metrics_pb.ExportMetricsServiceResponse,
-        _Received.add_metrics,
-        metrics_grpc.MetricsServiceServicer,
-        metrics_grpc.add_MetricsServiceServicer_to_server,
-    ),
-}
-
-
-def _grpc_servicer(base: type, response: type, add: Callable[[Any], None]) -> Any:
-    class Servicer(base):  # type: ignore[misc, valid-type]
-        def Export(self, request: Any, context: Any) -> Any:
-            add(request)
-            return response()
-
-    return Servicer()
+    def handle(self, signal_name: str, request: Any, client_waits: Callable[[], bool]) -> bool:
+        """``otlp_receiver.Handles``: keep what arrived, answer OK."""
+        (self.add_traces if signal_name == "traces" else self.add_metrics)(request)
+        return True
 
 
 @pytest.fixture
 def grpc_receiver() -> Iterator[tuple[_Received, str]]:
     received = _Received()
-    executor = futures.ThreadPoolExecutor(max_workers=4)
-    server = grpc.server(executor)
-    for _, response, add, base, add_to_server in _SERVICES.values():
-        add_to_server(_grpc_servicer(base, response, functools.partial(add, received)), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
+    port, stop = serve_grpc(0, received)
     yield received, f"http://127.0.0.1:{port}"
-    server.stop(grace=None).wait()
-    executor.shutdown(wait=True)
+    stop()
 
 
 @pytest.fixture
 def http_receiver() -> Iterator[tuple[_Received, str]]:
     received = _Received()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            if self.path not in _SERVICES:
-                self.send_error(404)
-                return
-            request_type, response_type, add, _, _ = _SERVICES[self.path]
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            add(received, request_type.FromString(body))
-            reply = response_type().SerializeToString()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield received, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    port, stop = serve_http(0, received)
+    yield received, f"http://127.0.0.1:{port}"
+    stop()
 
 
 @pytest.mark.parametrize(
