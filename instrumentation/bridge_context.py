@@ -25,8 +25,10 @@ its attached OTel context until its task ends.
 from __future__ import annotations
 
 import contextvars
+import functools
 import importlib
 import sys
+from collections.abc import Callable
 from typing import Any, Protocol, TypeGuard
 
 from opentelemetry import context as otel_context
@@ -153,12 +155,19 @@ def _is_ours(attribute: Any) -> TypeGuard[FunctionWrapper[..., Any]]:
 def _enclosing() -> tuple[trace.Span | None, str | None]:
     """Our span for the SDK's current span, and the agent's name: from our record of it, else
     from the SDK span itself (no bridge, or a span opened before it)."""
-    from agents.tracing import get_current_span
-
-    sdk_span = get_current_span()
+    sdk_span = _sdk_current_span()()
     lookup = _active
     span, agent_name = (None, None) if lookup is None else lookup.enclosing(sdk_span)
     return span, agent_name or _agent_name_of(sdk_span)
+
+
+@functools.cache
+def _sdk_current_span() -> Callable[[], Any]:
+    """The SDK's ``get_current_span``, imported on first use (an import statement in the chat
+    path cost a microsecond a call)."""
+    from agents.tracing import get_current_span
+
+    return get_current_span
 
 
 def _agent_name_of(sdk_span: Any) -> str | None:

@@ -3,8 +3,8 @@
 The wrappers (``patch.py``) and the stream proxy (``stream.py``) drive a ``ChatCall``; every
 method here that does our own work is guarded, so nothing it does can change the call's outcome.
 What the provider said (response id, model, finish reasons, usage) arrives through the model's
-own fetch step (``observe_completion`` / ``observe_chunk``); what the agent receives (output
-items) through the result or the terminal stream event.
+own fetch step (``observe_completion``, or the chunk proxy's ``first_chunk``/``last_chunks``);
+what the agent receives (output items) through the result or the terminal stream event.
 """
 
 from __future__ import annotations
@@ -16,20 +16,23 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import messages
 from .bridge_context import chat_parent
 from .bridge_registry import ROLLUP_KEY, UsageTotals
 from .dedupe import claim_inference
-from .guard import guarded, report_failure
-from .request import CallArguments, provider_and_server, request_attributes, server_attributes
+from .guard import guarded
+from .request import CallArguments, provider_and_server, request_attributes
 from .sanitize import valid_unicode
 from .semconv import (
     ABANDONED,
     CONTENT_SANITIZE_FAILED,
     ERROR_TYPE,
     OPERATION_CHAT,
+    SERVER_ADDRESS,
+    SERVER_PORT,
     STREAM_CLOSED_EARLY,
     USAGE_COST,
     USAGE_MISSING,
@@ -44,6 +47,9 @@ __all__ = ["CALL_KEY", "COMPLETED_EVENT", "ChatCall", "error_type"]
 CALL_KEY = otel_context.create_key("chatspan.chat_call")
 COMPLETED_EVENT = "response.completed"  # the terminal stream event: output items and usage
 _DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+_OPERATION_NAME = gen_ai.GEN_AI_OPERATION_NAME
+_PROVIDER_NAME = gen_ai.GEN_AI_PROVIDER_NAME
+_REQUEST_MODEL = gen_ai.GEN_AI_REQUEST_MODEL
 
 
 def error_type(error: BaseException) -> str:
@@ -58,14 +64,13 @@ class ChatCall:
     __slots__ = (
         "_agent_name",
         "_cached",
-        "_chunks",
+        "_chunks_ended_at",
         "_content_failed",
         "_context",
         "_ended",
         "_event_content",
         "_finish_reasons",
         "_first_chunk_s",
-        "_last_chunk_at",
         "_late_attributes",
         "_metric_attributes",
         "_reasoning",
@@ -76,13 +81,19 @@ class ChatCall:
         "_state",
         "_usage",
         "_usage_seen",
+        "chunks",
         "fetched",
         "span",
         "stream",
     )
 
     def __init__(
-        self, state: InstrumentationState, model: Any, call: CallArguments, stream: bool
+        self,
+        state: InstrumentationState,
+        model: Any,
+        call: CallArguments,
+        stream: bool,
+        current: Context,
     ) -> None:
         self._state = state
         self._start = timeit.default_timer()
@@ -96,8 +107,8 @@ class ChatCall:
         self._finish_reasons: dict[int, str] = {}
         self._response_model: str | None = None
         self._first_chunk_s: float | None = None
-        self._last_chunk_at = 0.0
-        self._chunks = 0
+        self._chunks_ended_at: float | None = None
+        self.chunks = 0  # counted by ObservedChunkStream
         self._saw_completed = False
         self._content_failed = False
         self._event_content: dict[str, str] | None = None
@@ -105,37 +116,36 @@ class ChatCall:
         self._late_attributes: dict[str, Any] = {}
 
         model_name = str(getattr(model, "model", "") or "")
-        client = getattr(model, "_client", None)
-        provider, host, port = provider_and_server(getattr(client, "base_url", None))
-        base = [
-            (gen_ai.GEN_AI_OPERATION_NAME, OPERATION_CHAT),
-            (gen_ai.GEN_AI_PROVIDER_NAME, provider),
-            (gen_ai.GEN_AI_REQUEST_MODEL, model_name or None),
-            *server_attributes(host, port),
-        ]
-        if state.settings.emit_legacy_system:
-            base.append((gen_ai.GEN_AI_SYSTEM, provider))
-        self._metric_attributes = {k: v for k, v in base if v is not None}
-        start_attributes = dict(self._metric_attributes)
-        start_attributes.update(
-            (k, v) for k, v in request_attributes(call, stream) if v is not None
+        provider, host, port = provider_and_server(
+            getattr(getattr(model, "_client", None), "base_url", None)
         )
+        metric_attributes = {_OPERATION_NAME: OPERATION_CHAT, _PROVIDER_NAME: provider}
+        if model_name:
+            metric_attributes[_REQUEST_MODEL] = model_name
+        if host is not None:
+            metric_attributes[SERVER_ADDRESS] = host
+        if port is not None:
+            metric_attributes[SERVER_PORT] = port
+        if state.settings.emit_legacy_system:
+            metric_attributes[gen_ai.GEN_AI_SYSTEM] = provider
+        self._metric_attributes = metric_attributes
+        start_attributes = {**metric_attributes, **request_attributes(call, stream)}
         # Parent and agent name from the Agents SDK bridge's span for the SDK's current span.
-        parent, agent_name = chat_parent(otel_context.get_current())
+        parent, agent_name = chat_parent(current)
         rollup = parent.get(ROLLUP_KEY)  # the bridge's agent and workflow totals, if any
         self._rollup: tuple[UsageTotals, ...] = rollup if isinstance(rollup, tuple) else ()
         self._agent_name = agent_name
         if agent_name:
             start_attributes[gen_ai.GEN_AI_AGENT_NAME] = agent_name
         self.span = state.tracer.start_span(
-            f"{OPERATION_CHAT} {model_name}".rstrip(),
+            f"{OPERATION_CHAT} {model_name}" if model_name else OPERATION_CHAT,
             context=parent,
             kind=SpanKind.CLIENT,
             attributes=start_attributes,
         )
         state.open_calls.add(self)  # a stream still open at exit is ended before the flush
         self._context = claim_inference(
-            otel_context.set_value(CALL_KEY, self, trace.set_span_in_context(self.span, parent))
+            trace.set_span_in_context(self.span, parent), {CALL_KEY: self}
         )
         if state.settings.capture.any:
             self._capture_request(call)
@@ -159,23 +169,27 @@ class ChatCall:
             self._finish_reason(choice)
         self._observe_usage(getattr(completion, "usage", None))
 
-    def observe_chunk(self, chunk: Any) -> None:
-        """Called for every streamed chunk: kept to a clock read and a few attribute reads."""
-        now = timeit.default_timer()
-        try:
-            if self._first_chunk_s is None:
-                self._first_chunk_s = now - self._start
-                self._response_identity(chunk)
-            self._chunks += 1
-            self._last_chunk_at = now
-            choices = chunk.choices
-            if choices and choices[0].finish_reason is not None:
-                for choice in choices:
-                    self._finish_reason(choice)
-            if chunk.usage is not None:
-                self._observe_usage(chunk.usage)
-        except Exception as error:  # a client yielding odd chunks must not break the stream
-            report_failure("reading a streamed chunk", error)
+    # Every streamed chunk passes ``ObservedChunkStream``, which does the per-chunk work itself
+    # (a count and two attribute reads) and calls these only where there is more to read: the
+    # clock at the first chunk and when the chunks run out, not per chunk; usage and finish
+    # reasons only in a chunk without choices or one that finishes them (continuous-usage
+    # servers repeat the running total there).
+
+    def first_chunk(self, chunk: Any) -> None:
+        self._first_chunk_s = timeit.default_timer() - self._start
+        self._response_identity(chunk)
+
+    def last_chunks(self, chunk: Any, choices: Any) -> None:
+        for choice in choices or ():
+            self._finish_reason(choice)
+        usage = chunk.usage
+        if usage is not None:
+            self._observe_usage(usage)
+
+    def chunks_ended(self) -> None:
+        """The end of the last gap between chunks; a stream closed early or failed has no such
+        moment, and records no mean gap."""
+        self._chunks_ended_at = timeit.default_timer()
 
     def _finish_reason(self, choice: Any) -> None:
         reason = getattr(choice, "finish_reason", None)
@@ -218,7 +232,8 @@ class ChatCall:
     def observe_completed(self, event: Any) -> None:
         """The terminal stream event (``COMPLETED_EVENT``): the output items the agent receives."""
         self._saw_completed = True
-        self._capture_output(getattr(getattr(event, "response", None), "output", None))
+        if self._state.settings.capture.any:
+            self._capture_output(getattr(getattr(event, "response", None), "output", None))
 
     # -- ending --------------------------------------------------------------------------
 
@@ -226,7 +241,7 @@ class ChatCall:
         """The call returned (``result``: a ``ModelResponse``) or the stream was exhausted."""
         if self._ended:
             return
-        if result is not None:
+        if result is not None and self._state.settings.capture.any:
             self._capture_output(getattr(result, "output", None))
         self._end(completed=True)
 
@@ -346,9 +361,10 @@ class ChatCall:
         metrics.record_call(attributes, duration, *self._usage, context=self._context)
         first_chunk_s = self._first_chunk_s
         if first_chunk_s is not None:
+            ended_at = self._chunks_ended_at
             mean_gap = (
-                (self._last_chunk_at - self._start - first_chunk_s) / (self._chunks - 1)
-                if self._chunks > 1
+                (ended_at - self._start - first_chunk_s) / (self.chunks - 1)
+                if ended_at is not None and self.chunks > 1
                 else None
             )
             metrics.record_chunk_timing(attributes, first_chunk_s, mean_gap, context=self._context)
@@ -380,7 +396,7 @@ class ChatCall:
 
     @guarded("capturing the response content")
     def _capture_output(self, items: Any) -> None:
-        if not self._state.settings.capture.any or items is None:
+        if items is None:  # callers check that capture is on: this is not on the hot path
             return
         reason = self._finish_reasons.get(0)
         self._set_content(gen_ai.GEN_AI_OUTPUT_MESSAGES, messages.output_messages(items, reason))

@@ -17,6 +17,7 @@ call with ``opentelemetry-util-genai`` themselves), we step aside rather than ne
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -27,14 +28,13 @@ _UTIL_GENAI = "opentelemetry.util.genai.invocation"
 _OPENLLMETRY_SUPPRESS_KEY = "suppress_language_model_instrumentation"
 
 
-def claim_inference(context: Context) -> Context:
-    context = otel_context.set_value(_OPENLLMETRY_SUPPRESS_KEY, True, context)
+def claim_inference(context: Context, ours: Mapping[str, object] | None = None) -> Context:
+    """``context`` with the claims (and ``ours``, the caller's own keys) added, in one copy."""
+    values = {**context, **(ours or {}), _OPENLLMETRY_SUPPRESS_KEY: True}
     genai = sys.modules.get(_UTIL_GENAI)
     if genai is not None:
-        context = otel_context.set_value(
-            genai.CLIENT_INFERENCE_CONTEXT_KEY, genai.InferenceData(), context
-        )
-    return context
+        values[genai.CLIENT_INFERENCE_CONTEXT_KEY] = genai.InferenceData()
+    return Context(values)
 
 
 def inference_already_open(context: Context) -> bool:

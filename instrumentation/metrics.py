@@ -3,17 +3,29 @@
 Units and advisory bucket boundaries are the conventions' (the same lists
 ``opentelemetry-util-genai`` uses). Attributes stay low-cardinality: operation, provider,
 models, server address/port and ``error.type``; never ids or content.
+
+A chat call's values are only needed when a reader collects, and an SDK ``record`` costs
+several microseconds, so the call path just queues them: a callback-only observable instrument
+on the same meter records the queue into the real instruments at the start of each collection
+(the SDK runs callbacks before reading its storage), exporting nothing itself. The queue is per
+meter and bounded; until a collection has been seen (a no-op meter, an SDK provider without a
+reader) and whenever it is full, values are recorded synchronously, never dropped.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from opentelemetry.context import Context
-from opentelemetry.metrics import Histogram, Meter
+from opentelemetry import trace
+from opentelemetry.context import Context, get_current
+from opentelemetry.metrics import CallbackOptions, Histogram, Meter, NoOpMeter, Observation
 
+from .guard import report_failure
 from .semconv import TOKEN_INPUT, TOKEN_OUTPUT, gen_ai, gen_ai_metrics
 
 __all__ = ["AgentMetrics", "ChatMetrics"]
@@ -37,9 +49,87 @@ def _histogram(
     )
 
 
+# At most this many queued entries per meter: one per ``record_*`` call, so 4096 chat calls of
+# three. An entry is a 5- or 6-slot tuple of floats and ints; a call's entries share its span
+# context and its two attribute dicts, and keep neither the call nor its span: about 1.1 KB a
+# call measured, 4.5 MB when full (only if collections stop coming after a first one).
+MAX_PENDING = 3 * 4096
+# Callback-only: it records the queue into the real instruments and observes nothing.
+_DRAIN = "chatspan.internal.metrics_drain"
+
+_Entry = tuple[Any, ...]  # (record now, span context, *values): see ChatMetrics.record_*
+
+
+class _Pending(deque[_Entry]):
+    """One meter's queued values; ``limit`` stays 0 (record synchronously) until a collection
+    has run ``drain``, so a meter that is never collected never holds any."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limit = 0
+
+    def drain(self, options: CallbackOptions) -> Iterable[Observation]:
+        """The observable instrument's callback: record what is queued now, observe nothing."""
+        self.limit = MAX_PENDING
+        popleft = self.popleft
+        last: trace.SpanContext | None = None
+        context: Context | None = None
+        for _ in range(len(self)):  # only what is here now: later entries wait for the next one
+            try:
+                record, span_context, *values = popleft()
+            except IndexError:
+                break
+            try:
+                if span_context is not last:  # a call's entries are usually next to each other
+                    last = span_context
+                    # what the exemplar filter and reservoir read: the call's trace and span ids
+                    context = trace.set_span_in_context(trace.NonRecordingSpan(span_context))
+                record(*values, context)
+            except Exception as error:  # never into the SDK's collection; go on with the rest
+                report_failure("recording queued metrics", error)
+        return ()
+
+
+# meter -> its queue, and the drain instrument created once per meter: the SDK hands back the
+# first instrument for a second one of the same name and drops the second one's callbacks.
+_pending_by_meter: weakref.WeakKeyDictionary[Meter, _Pending] = weakref.WeakKeyDictionary()
+_pending_lock = threading.Lock()
+
+
+def _pending_for(meter: Meter) -> _Pending:
+    if isinstance(meter, NoOpMeter):  # never collected: always synchronous (and cheap there)
+        return _Pending()
+    with _pending_lock:
+        pending = _pending_by_meter.get(meter)
+        if pending is None:
+            pending = _pending_by_meter[meter] = _Pending()
+            meter.create_observable_gauge(
+                _DRAIN,
+                callbacks=[pending.drain],
+                description="chatspan's queued metric values, recorded at collection; no data.",
+            )
+    return pending
+
+
+# The key ``trace.set_span_in_context`` stores the span under, taken from the API itself: one
+# ``dict.get`` instead of ``trace.get_current_span`` (a third of the enqueue's cost).
+_SPAN_KEY = next(iter(trace.set_span_in_context(trace.INVALID_SPAN, Context())))
+
+
+def _span_context(context: Context | None) -> trace.SpanContext:
+    """All the exemplar needs of ``context``: not the context itself, which holds the call."""
+    span = (context if context is not None else get_current()).get(_SPAN_KEY)
+    return span.get_span_context() if span is not None else trace.INVALID_SPAN_CONTEXT
+
+
 class ChatMetrics:
     """The four histograms and the cost counter of a chat call; ``record_*`` take the span's
-    context for exemplars."""
+    context for exemplars, and queue their values until the next collection (module docstring).
+
+    The attribute mappings are kept until then: callers pass mappings they no longer change.
+    """
 
     def __init__(self, meter: Meter) -> None:
         histogram = functools.partial(_histogram, meter)
@@ -70,10 +160,15 @@ class ChatMetrics:
         self.cost = meter.create_counter(
             _COST, unit="USD", description="Cost of GenAI calls, from token usage and prices."
         )
+        self._pending = _pending_for(meter)
+        # bound once: an entry holds its ChatMetrics through these until it is drained
+        self._cost_now: Callable[..., None] = self._record_cost
+        self._call_now: Callable[..., None] = self._record_call
+        self._chunks_now: Callable[..., None] = self._record_chunk_timing
 
     def record_cost(self, cost_usd: float, attributes: Mapping[str, Any], context: Context) -> None:
         """``attributes``: provider, request model and, when known, the agent's name."""
-        self.cost.add(cost_usd, attributes, context=context)
+        self._later(self._cost_now, context, cost_usd, attributes)
 
     def record_call(
         self,
@@ -83,17 +178,7 @@ class ChatMetrics:
         output_tokens: int | None,
         context: Context,
     ) -> None:
-        self.duration.record(max(duration_s, 0.0), attributes, context=context)
-        if input_tokens is not None:
-            self.token_usage.record(
-                input_tokens, {**attributes, gen_ai.GEN_AI_TOKEN_TYPE: TOKEN_INPUT}, context=context
-            )
-        if output_tokens is not None:
-            self.token_usage.record(
-                output_tokens,
-                {**attributes, gen_ai.GEN_AI_TOKEN_TYPE: TOKEN_OUTPUT},
-                context=context,
-            )
+        self._later(self._call_now, context, attributes, duration_s, input_tokens, output_tokens)
 
     def record_chunk_timing(
         self,
@@ -108,6 +193,51 @@ class ChatMetrics:
         per SDK histogram record that would cost more than the rest of our per-event work many
         times over, so a stream records its mean gap once (see the README, "Metrics").
         """
+        self._later(self._chunks_now, context, attributes, first_chunk_s, mean_chunk_gap_s)
+
+    def _later(self, record: Callable[..., None], context: Context | None, *values: Any) -> None:
+        """Queue ``values`` for ``record`` at the next collection; record now if the queue is
+        full or not open yet (its ``limit`` is racy by a few entries across threads: harmless)."""
+        pending = self._pending
+        if len(pending) < pending.limit:
+            pending.append((record, _span_context(context), *values))
+        else:
+            record(*values, context)
+
+    # -- into the instruments: at collection (drain), or at once when not queued -------------
+
+    def _record_cost(
+        self, cost_usd: float, attributes: Mapping[str, Any], context: Context | None
+    ) -> None:
+        self.cost.add(cost_usd, attributes, context=context)
+
+    def _record_call(
+        self,
+        attributes: Mapping[str, Any],
+        duration_s: float,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        context: Context | None,
+    ) -> None:
+        self.duration.record(max(duration_s, 0.0), attributes, context=context)
+        if input_tokens is not None:
+            self.token_usage.record(
+                input_tokens, {**attributes, gen_ai.GEN_AI_TOKEN_TYPE: TOKEN_INPUT}, context=context
+            )
+        if output_tokens is not None:
+            self.token_usage.record(
+                output_tokens,
+                {**attributes, gen_ai.GEN_AI_TOKEN_TYPE: TOKEN_OUTPUT},
+                context=context,
+            )
+
+    def _record_chunk_timing(
+        self,
+        attributes: Mapping[str, Any],
+        first_chunk_s: float,
+        mean_chunk_gap_s: float | None,
+        context: Context | None,
+    ) -> None:
         self.time_to_first_chunk.record(max(first_chunk_s, 0.0), attributes, context=context)
         if mean_chunk_gap_s is not None:
             self.time_per_output_chunk.record(

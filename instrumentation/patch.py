@@ -37,7 +37,7 @@ def _start_or_none(
     current = otel_context.get_current()
     if not state.active or current.get(CALL_KEY) is not None or inference_already_open(current):
         return None
-    return ChatCall(state, instance, bind_arguments(args, kwargs), stream)
+    return ChatCall(state, instance, bind_arguments(args, kwargs), stream, current)
 
 
 def get_response_wrapper(state: InstrumentationState) -> Wrapper:

@@ -1,13 +1,23 @@
-"""The GenAI client metrics: names, units, buckets, attributes, and no invented zeros."""
+"""The GenAI client metrics: names, units, buckets, attributes, and no invented zeros; values
+queued on the call path arrive at the next collection."""
 
 from __future__ import annotations
 
+import logging
+import threading
+
 import openai
 import pytest
+from opentelemetry import trace
+from opentelemetry.metrics import NoOpMeter
+from opentelemetry.sdk.metrics import MeterProvider
 
 from chatspan.exporters.scripted_backend import HttpError, ScriptedBackend, completion
+from chatspan.instrumentation import guard
+from chatspan.instrumentation import metrics as metrics_module
+from chatspan.instrumentation.metrics import ChatMetrics
 
-from .calls import get_response, make_model, stream_events
+from .calls import get_response, make_model, model_arguments, stream_events
 from .streams import USAGE, many_text_chunks
 
 DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48,
@@ -77,6 +87,21 @@ async def test_streams_record_time_to_first_chunk_and_the_mean_chunk_gap(
     assert 0 < gaps.sum / gaps.count < longest
 
 
+async def test_a_stream_closed_early_records_no_mean_gap(instrument, metric_reader):
+    """Its last gap has no end (the rest never came), so only time to first chunk counts."""
+    instrument()
+    events = make_model(ScriptedBackend([many_text_chunks(10)])).stream_response(
+        **model_arguments()
+    )
+    for _ in range(4):
+        await events.__anext__()
+    await events.aclose()
+    metrics = _metrics(metric_reader)
+    (first,) = metrics["gen_ai.client.operation.time_to_first_chunk"].data.data_points
+    assert first.count == 1
+    assert "gen_ai.client.operation.time_per_output_chunk" not in metrics
+
+
 @pytest.mark.parametrize("streamed", [False, True])
 async def test_failures_carry_error_type(instrument, metric_reader, streamed):
     instrument()
@@ -88,3 +113,210 @@ async def test_failures_carry_error_type(instrument, metric_reader, streamed):
             await get_response(model)
     (point,) = _metrics(metric_reader)["gen_ai.client.operation.duration"].data.data_points
     assert point.attributes["error.type"] == "openai.InternalServerError"
+
+
+# -- ChatMetrics: queued on the call path, recorded when a reader collects ----------------------
+
+ATTRIBUTES = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o-mini",
+}
+COST_ATTRIBUTES = {"gen_ai.provider.name": "openai", "gen_ai.agent.name": "triage"}
+CHAT_METRIC_NAMES = {
+    "gen_ai.client.operation.duration",
+    "gen_ai.client.token.usage",
+    "gen_ai.client.operation.time_to_first_chunk",
+    "gen_ai.client.operation.time_per_output_chunk",
+    "chatspan.client.cost",
+}
+
+
+@pytest.fixture
+def chat_metrics(meter_provider, metric_reader) -> ChatMetrics:
+    """A ChatMetrics whose meter has been collected once, so it queues."""
+    chat_metrics = ChatMetrics(meter_provider.get_meter("test"))
+    metric_reader.get_metrics_data()
+    return chat_metrics
+
+
+@pytest.fixture
+def call_context(tracer_provider):
+    """The context a call passes: its span, current."""
+    with tracer_provider.get_tracer("test").start_as_current_span("chat") as span:
+        yield trace.set_span_in_context(span)
+
+
+def _record_a_streamed_call(chat_metrics: ChatMetrics, context) -> None:
+    chat_metrics.record_cost(0.25, COST_ATTRIBUTES, context=context)
+    chat_metrics.record_call(ATTRIBUTES, 1.5, 120, 30, context=context)
+    chat_metrics.record_chunk_timing(ATTRIBUTES, 0.3, 0.02, context=context)
+
+
+def _points(metrics: dict, name: str) -> list:
+    return list(metrics[name].data.data_points)
+
+
+def test_queued_values_arrive_in_the_next_collection(chat_metrics, metric_reader, call_context):
+    _record_a_streamed_call(chat_metrics, call_context)
+    assert len(chat_metrics._pending) == 3  # queued, not yet in the SDK
+    metrics = _metrics(metric_reader)
+    assert len(chat_metrics._pending) == 0
+    assert set(metrics) == CHAT_METRIC_NAMES  # and nothing from the drain instrument
+
+    (duration,) = _points(metrics, "gen_ai.client.operation.duration")
+    assert (duration.count, duration.sum, dict(duration.attributes)) == (1, 1.5, ATTRIBUTES)
+    tokens = {
+        p.attributes["gen_ai.token.type"]: p for p in _points(metrics, "gen_ai.client.token.usage")
+    }
+    assert {kind: p.sum for kind, p in tokens.items()} == {"input": 120, "output": 30}
+    assert dict(tokens["input"].attributes) == {**ATTRIBUTES, "gen_ai.token.type": "input"}
+    (first,) = _points(metrics, "gen_ai.client.operation.time_to_first_chunk")
+    assert (first.count, first.sum, dict(first.attributes)) == (1, 0.3, ATTRIBUTES)
+    (gap,) = _points(metrics, "gen_ai.client.operation.time_per_output_chunk")
+    assert (gap.count, gap.sum, dict(gap.attributes)) == (1, 0.02, ATTRIBUTES)
+    (cost,) = _points(metrics, "chatspan.client.cost")
+    assert (cost.value, dict(cost.attributes)) == (0.25, COST_ATTRIBUTES)
+
+    chat_metrics.record_call(ATTRIBUTES, 0.5, None, None, context=call_context)
+    chat_metrics.record_chunk_timing(ATTRIBUTES, 0.1, None, context=call_context)
+    metrics = _metrics(metric_reader)  # cumulative: the second call adds to the first
+    assert _points(metrics, "gen_ai.client.operation.duration")[0].count == 2
+    assert _points(metrics, "gen_ai.client.operation.time_to_first_chunk")[0].count == 2
+    assert _points(metrics, "gen_ai.client.operation.time_per_output_chunk")[0].count == 1
+    assert sum(p.count for p in _points(metrics, "gen_ai.client.token.usage")) == 2
+
+
+def test_the_drain_instrument_exports_nothing(chat_metrics, metric_reader, meter_provider):
+    assert _metrics(metric_reader) == {}  # collected with nothing recorded: no metric at all
+    meter_provider.force_flush()
+    assert _metrics(metric_reader) == {}
+
+
+def test_until_a_first_collection_values_go_straight_to_the_sdk(meter_provider, metric_reader):
+    chat_metrics = ChatMetrics(meter_provider.get_meter("test"))
+    for _ in range(3):  # a reader that never collects: nothing is held back
+        chat_metrics.record_call(ATTRIBUTES, 1.0, 1, 1, context=None)
+    assert len(chat_metrics._pending) == 0
+    without_reader = ChatMetrics(MeterProvider().get_meter("test"))
+    without_reader.record_cost(1.0, COST_ATTRIBUTES, context=None)
+    assert len(without_reader._pending) == 0
+    (duration,) = _points(_metrics(metric_reader), "gen_ai.client.operation.duration")
+    assert duration.count == 3
+
+
+def test_a_full_queue_records_at_once_and_drops_nothing(
+    chat_metrics, metric_reader, monkeypatch, call_context
+):
+    monkeypatch.setattr(metrics_module, "MAX_PENDING", 8)
+    metric_reader.get_metrics_data()  # the drain reads the bound
+    recorded_at_once = []
+    add = chat_metrics.cost.add
+    monkeypatch.setattr(
+        chat_metrics.cost,
+        "add",
+        lambda *args, **kwargs: (recorded_at_once.append(1), add(*args, **kwargs)),
+    )
+    for _ in range(8 + 5):
+        chat_metrics.record_cost(1.0, COST_ATTRIBUTES, context=call_context)
+    assert len(chat_metrics._pending) == 8  # stays at the bound
+    assert len(recorded_at_once) == 5  # the extra ones went into the SDK on the call
+    (cost,) = _points(_metrics(metric_reader), "chatspan.client.cost")
+    assert cost.value == 13
+    assert len(recorded_at_once) == 13
+
+
+def test_a_failing_entry_is_reported_once_and_the_rest_still_arrive(
+    chat_metrics, metric_reader, monkeypatch, caplog, call_context
+):
+    monkeypatch.setattr(guard, "_warned", set())
+    chat_metrics.record_call(ATTRIBUTES, "not a number", 1, 1, context=call_context)  # type: ignore[arg-type]
+    chat_metrics.record_call(ATTRIBUTES, 2.0, None, None, context=call_context)
+    with caplog.at_level(logging.DEBUG, logger="chatspan"):
+        metrics = _metrics(metric_reader)
+        chat_metrics.record_call(ATTRIBUTES, "again", None, None, context=call_context)  # type: ignore[arg-type]
+        chat_metrics.record_call(ATTRIBUTES, 3.0, None, None, context=call_context)
+        later = _metrics(metric_reader)
+    (duration,) = _points(metrics, "gen_ai.client.operation.duration")
+    assert (duration.count, duration.sum) == (1, 2.0)
+    assert _points(later, "gen_ai.client.operation.duration")[0].count == 2
+    ours = [r for r in caplog.records if r.name.startswith("chatspan")]
+    warnings = [r for r in ours if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "recording queued metrics" in warnings[0].getMessage()
+    assert [r.levelno for r in ours] == [logging.WARNING, logging.DEBUG]
+    assert not [r for r in caplog.records if r.name.startswith("opentelemetry")]
+
+
+def test_exemplars_carry_the_calls_trace_and_span(chat_metrics, metric_reader, tracer_provider):
+    with tracer_provider.get_tracer("test").start_as_current_span("chat") as span:
+        context = trace.set_span_in_context(span)
+    chat_metrics.record_call(ATTRIBUTES, 1.5, 10, None, context=context)  # after the span ended
+    with tracer_provider.get_tracer("test").start_as_current_span("collector"):
+        metrics = _metrics(metric_reader)  # not the collecting thread's current span
+    expected = span.get_span_context()
+    for name in ("gen_ai.client.operation.duration", "gen_ai.client.token.usage"):
+        (point,) = _points(metrics, name)
+        (exemplar,) = point.exemplars
+        assert (exemplar.trace_id, exemplar.span_id) == (expected.trace_id, expected.span_id)
+
+
+def test_a_no_op_meter_queues_nothing():
+    chat_metrics = ChatMetrics(NoOpMeter("test"))
+    _record_a_streamed_call(chat_metrics, None)
+    assert len(chat_metrics._pending) == 0
+
+
+def test_two_chat_metrics_on_one_meter_both_drain_without_warnings(
+    meter_provider, metric_reader, caplog, call_context
+):
+    meter = meter_provider.get_meter("test")
+    with caplog.at_level(logging.DEBUG, logger="opentelemetry"):
+        first = ChatMetrics(meter)
+        metric_reader.get_metrics_data()
+        first.record_call(ATTRIBUTES, 1.0, None, None, context=call_context)
+        del first  # as after uninstrument(): its queued value still arrives
+        second = ChatMetrics(meter)  # as after instrument() again
+        second.record_call(ATTRIBUTES, 2.0, None, None, context=call_context)
+        assert len(second._pending) == 2
+        (duration,) = _points(_metrics(metric_reader), "gen_ai.client.operation.duration")
+    assert (duration.count, duration.sum) == (2, 3.0)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_values_recorded_from_many_threads_while_collecting_all_arrive(
+    chat_metrics, metric_reader, call_context
+):
+    threads, calls = 4, 2000
+
+    def record() -> None:
+        for _ in range(calls):
+            chat_metrics.record_cost(1.0, COST_ATTRIBUTES, context=call_context)
+
+    workers = [threading.Thread(target=record) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    while any(worker.is_alive() for worker in workers):
+        metric_reader.get_metrics_data()
+    for worker in workers:
+        worker.join()
+    (cost,) = _points(_metrics(metric_reader), "chatspan.client.cost")
+    assert cost.value == threads * calls
+
+
+async def test_a_call_after_a_first_collection_is_queued_and_arrives_with_its_exemplar(
+    instrument, metric_reader, span_exporter
+):
+    instrumentor = instrument()
+    metric_reader.get_metrics_data()
+    await stream_events(make_model(ScriptedBackend([many_text_chunks(10)])))
+    assert len(instrumentor._state.metrics._pending) == 3  # cost, call, chunk timing
+    metrics = _metrics(metric_reader)
+    assert len(instrumentor._state.metrics._pending) == 0
+    (span,) = span_exporter.get_finished_spans()
+    for name in ("gen_ai.client.operation.duration", "gen_ai.client.operation.time_to_first_chunk"):
+        (point,) = _points(metrics, name)
+        (exemplar,) = point.exemplars
+        assert (exemplar.trace_id, exemplar.span_id) == (
+            span.context.trace_id,
+            span.context.span_id,
+        )

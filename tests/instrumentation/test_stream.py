@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import gc
+import inspect
 import json
+import types
 
 import openai
 import pytest
@@ -12,7 +15,7 @@ from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
-from chatspan.exporters.scripted_backend import HttpError, ScriptedBackend, http_module
+from chatspan.exporters.scripted_backend import HttpError, ScriptedBackend, chunk, http_module
 
 from .calls import make_model, model_arguments, stream_events
 from .streams import (
@@ -83,6 +86,46 @@ async def test_text_stream_records_response_usage_and_timing(instrument, span_ex
     assert message["parts"][0]["content"] == "".join(f"word{i} " for i in range(60))
     assert message["finish_reason"] == "stop"
     assert "chatspan.stream.closed_early" not in attributes
+
+
+def _usage_in_the_finishing_chunk() -> list[dict]:
+    """Gemini's and some proxies' shape: no usage-only chunk, usage beside the finish."""
+    return [
+        chunk({"role": "assistant", "content": ""}),
+        chunk({"content": "Sunny."}),
+        chunk({}, finish_reason="stop", usage=USAGE),
+    ]
+
+
+def _usage_in_every_chunk() -> list[dict]:
+    """vLLM's continuous usage stats: a running total on every chunk, the last one complete."""
+    running = [
+        {"prompt_tokens": 11, "completion_tokens": n, "total_tokens": 11 + n} for n in (0, 1, 2)
+    ]
+    return [
+        chunk({"role": "assistant", "content": ""}, usage=running[0]),
+        chunk({"content": "Sunny."}, usage=running[1]),
+        chunk({}, finish_reason="stop", usage=running[2]),
+        chunk(None, usage=running[2]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("chunks", "expected"),
+    [(_usage_in_the_finishing_chunk, USAGE), (_usage_in_every_chunk, None)],
+    ids=["usage-beside-the-finish", "continuous-usage"],
+)
+async def test_usage_is_read_wherever_the_provider_puts_it_last(
+    instrument, span_exporter, chunks, expected
+):
+    """Chunks are only read for usage where it can be final (no choices, or finishing)."""
+    instrument()
+    await stream_events(make_model(ScriptedBackend([chunks()])))
+    (span,) = span_exporter.get_finished_spans()
+    expected = expected or {"prompt_tokens": 11, "completion_tokens": 2}
+    assert span.attributes["gen_ai.usage.input_tokens"] == expected["prompt_tokens"]
+    assert span.attributes["gen_ai.usage.output_tokens"] == expected["completion_tokens"]
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("stop",)
 
 
 async def test_missing_usage_is_absent_not_zero(instrument, span_exporter):
@@ -262,3 +305,18 @@ async def test_http_request_of_a_stream_runs_under_the_chat_span(
     chat, _consumer = span_exporter.get_finished_spans()
     assert seen_parents == [chat.context.span_id]
     assert chat.attributes["gen_ai.response.id"]
+
+
+async def test_the_stream_proxy_looks_like_the_generator_it_wraps(instrument, span_exporter):
+    """Code that inspects what ``stream_response`` returned sees an async generator, as before."""
+    instrument()
+    model = make_model(ScriptedBackend([many_text_chunks(3)]))
+    events = model.stream_response(**model_arguments())
+    assert inspect.isasyncgen(events)
+    assert isinstance(events, types.AsyncGeneratorType | collections.abc.AsyncGenerator)
+    assert events.ag_running is False  # attributes come from the SDK's generator
+    assert events.__aiter__() is events  # iteration stays with the proxy, so the span ends
+    first = await events.asend(None)  # forwarded untouched, like any other attribute
+    assert first.type == "response.created"
+    assert [e.type for e in [e async for e in events]][-1] == "response.completed"
+    assert len(span_exporter.get_finished_spans()) == 1
