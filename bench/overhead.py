@@ -188,7 +188,9 @@ def _install_bare(tracer: Any) -> Callable[[], None]:
 # -- timing --------------------------------------------------------------------------------
 
 
-async def _time_calls(model: Any, workload: str, prompt: str, count: int) -> list[float]:
+async def _time_calls(
+    model: Any, workload: str, prompt: str, count: int, steady: list[float] | None = None
+) -> list[float]:
     """Per-call times in µs; the collector is paused so its pauses land on no one mode."""
     client = model._client
     arguments = _arguments(prompt)
@@ -196,14 +198,28 @@ async def _time_calls(model: Any, workload: str, prompt: str, count: int) -> lis
     gc.collect()
     gc.disable()
     try:
-        await _timed_loop(model, client, workload, arguments, count, samples)
+        await _timed_loop(
+            model, client, workload, arguments, count, samples, [] if steady is None else steady
+        )
     finally:
         gc.enable()
     return samples
 
 
+# Per event in the steady state: the time between these two events of the 200-event stream, so
+# the span's start and end and the request do not blur the figure.
+_STEADY_FROM, _STEADY_TO = 10, 190
+_STEADY_EVENTS = _STEADY_TO - _STEADY_FROM
+
+
 async def _timed_loop(
-    model: Any, client: Any, workload: str, arguments: dict, count: int, samples: list[float]
+    model: Any,
+    client: Any,
+    workload: str,
+    arguments: dict,
+    count: int,
+    samples: list[float],
+    steady: list[float],
 ) -> None:
     for _ in range(count):
         if workload == "get_response":
@@ -212,8 +228,13 @@ async def _timed_loop(
         else:
             client.chat.completions.stream_size = 15 if workload == "stream_20" else 195
             start = time.perf_counter()
+            seen = 0
             async for _event in model.stream_response(**arguments):
-                pass
+                seen += 1
+                if seen == _STEADY_FROM:
+                    steady_start = time.perf_counter()
+                elif seen == _STEADY_TO:
+                    steady.append((time.perf_counter() - steady_start) * 1e6 / _STEADY_EVENTS)
         samples.append((time.perf_counter() - start) * 1e6)
 
 
@@ -241,12 +262,13 @@ def _collect(reader: InMemoryMetricReader) -> float:
 
 async def _measure(
     rounds: int, batch: int
-) -> tuple[dict[tuple[str, str], list[float]], dict[str, float]]:
+) -> tuple[dict[tuple[str, str], list[float]], dict[str, float], dict[str, list[float]]]:
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(_DropExporter()))
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
     collection_us: dict[str, float] = {}  # per mode: collection time summed over its calls
+    steady: dict[str, list[float]] = {}  # per mode: µs per event, events 10 to 190
     model = OpenAIChatCompletionsModel("gpt-4o-mini", openai_client=_FakeClient())  # type: ignore[arg-type]
     modes = ("baseline", "bare", "off", "on")
     samples: dict[tuple[str, str], list[float]] = {}
@@ -258,12 +280,14 @@ async def _measure(
             _collect(reader)  # as after a first export interval; not counted
             try:
                 for workload in ("get_response", "stream_20", "stream_200"):
-                    times = await _time_calls(model, workload, prompt, batch)
+                    times = await _time_calls(
+                        model, workload, prompt, batch, steady.setdefault(mode, [])
+                    )
                     samples.setdefault((mode, workload), []).extend(times)
                     collection_us[mode] = collection_us.get(mode, 0.0) + _collect(reader)
             finally:
                 restore()
-    return samples, collection_us
+    return samples, collection_us, steady
 
 
 async def _memory_growth(calls: int) -> tuple[float, float]:
@@ -303,7 +327,7 @@ def main() -> None:
     parser.add_argument("--memory-calls", type=int, default=10_000)
     options = parser.parse_args()
 
-    samples, collection_us = asyncio.run(_measure(options.rounds, options.batch))
+    samples, collection_us, steady = asyncio.run(_measure(options.rounds, options.batch))
     print(f"{options.rounds} rounds x {options.batch} calls per mode and workload\n")
     print(f"{'workload':<13}{'mode':<10}{'median µs':>11}{'p95 µs':>9}"
           f"{'overhead µs':>13}{'p95 ovh':>9}{'x bare':>8}")  # fmt: skip
@@ -326,6 +350,14 @@ def main() -> None:
     for mode in ("bare", "off", "on"):
         per_event = (overhead[(mode, "stream_200")] - overhead[(mode, "stream_20")]) / 180
         print(f"  {mode:<6}{per_event:>7.2f} µs/event")
+    print(
+        f"\nper stream event in the steady state (events {_STEADY_FROM} to {_STEADY_TO} of the"
+        " 200-event stream, median; above baseline):"
+    )
+    base_steady = statistics.median(steady["baseline"])
+    print(f"  {'baseline':<9}{base_steady:>7.2f} µs/event")
+    for mode in ("bare", "off", "on"):
+        print(f"  {mode:<9}{statistics.median(steady[mode]) - base_steady:>+7.2f} µs/event")
     calls = options.rounds * options.batch * 3
     print("\nmetrics recorded at collection, off the calls (collection µs / calls, all workloads):")
     for mode in ("baseline", "off", "on"):

@@ -2,26 +2,28 @@
 
 ``TracedEventStream`` wraps the async generator ``stream_response`` returns: the agent receives
 the very same event objects, in the same order, one ``__anext__`` at a time. Until the model has
-fetched its response, each step is a coroutine of ours that makes our span current while the
-model's own code runs (so its HTTP client's spans nest under ours) and restores the caller's
-context before the event is handed over. After that, steps only read chunks already requested,
-and ``__anext__`` hands out the step of a small relay generator directly, with no coroutine of
-ours around it. The span ends exactly once: exhaustion, error, ``aclose()``, cancellation, or
-garbage collection of an abandoned stream.
+fetched its response, our span is current while the model's own code runs (so its HTTP client's
+spans nest under ours), and the caller's context is restored before each event is handed over;
+after that, steps only read chunks already requested, and the attach is skipped. The span ends
+exactly once: exhaustion, error, ``aclose()``, cancellation, or garbage collection of an abandoned
+stream.
 
 ``ObservedChunkStream`` wraps the provider's ``AsyncStream`` of ``ChatCompletionChunk`` inside
 the model's fetch step, to read what only the chunks carry (response id and model, finish
 reasons, usage, chunk timing) while handing each chunk on untouched.
 
-Both are plain slotted classes rather than ``wrapt`` proxies: a step through a ``wrapt`` proxy's
-``__anext__`` cost 0.48 µs against 0.19 µs here (``bench/README.md``), and every event passes
-both. Everything but iteration is forwarded to the wrapped object, including ``__class__``, so
+Every event passes both, so a step costs no Python frame of ours beyond one relay generator per
+proxy: ``__anext__`` is a property that hands out the relay's own ``__anext__`` (a C method), and
+the relay does the reading. Measured per step (``bench/README.md``): a ``wrapt`` proxy's Python
+``__anext__`` 0.48 µs, a coroutine ``__anext__`` on a slotted class 0.19 µs, the relay 0.10 µs.
+Everything but iteration is forwarded to the wrapped object, including ``__class__``, so
 ``isinstance``/``inspect.isasyncgen`` answer as they would for the original.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+import operator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from .call import COMPLETED_EVENT, ChatCall
@@ -29,23 +31,27 @@ from .guard import report_failure
 
 __all__ = ["ObservedChunkStream", "TracedEventStream"]
 
-_OWN_SLOTS = frozenset({"_wrapped", "_next", "_call", "_relay"})
+_OWN_SLOTS = frozenset({"_wrapped", "_call", "_relay", "_step"})
 
 
 class _CallStream:
-    """An async iterator over ``wrapped``, tied to the ChatCall it reports to."""
+    """An async iterator over ``wrapped`` whose steps are those of ``relay``."""
 
-    __slots__ = ("__weakref__", "_call", "_next", "_relay", "_wrapped")
+    __slots__ = ("__weakref__", "_call", "_relay", "_step", "_wrapped")
 
-    def __init__(self, wrapped: Any, call: ChatCall) -> None:
+    def __init__(self, wrapped: Any, call: ChatCall, relay: AsyncGenerator[Any, None]) -> None:
         object.__setattr__(self, "_wrapped", wrapped)
         object.__setattr__(self, "_call", call)
-        object.__setattr__(self, "_next", None)  # the relay's step, once there is one
-        object.__setattr__(self, "_relay", None)
+        object.__setattr__(self, "_relay", relay)
+        object.__setattr__(self, "_step", relay.__anext__)  # bound once, not per step
 
     def __aiter__(self) -> _CallStream:
         # The proxy is its own iterator: `async for` must come back to our `__anext__`.
         return self
+
+    # `async for` looks `__anext__` up on the type and calls what it finds: through this
+    # property that is the relay's bound C method, so no Python frame of ours runs per step.
+    __anext__ = property(operator.attrgetter("_step"))
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:
@@ -63,14 +69,6 @@ class _CallStream:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} for {self._wrapped!r}>"
 
-    def _start_relay(self, relay: AsyncGenerator[Any, None]) -> Callable[[], Awaitable[Any]]:
-        """From now on each step is the relay's own ``__anext__``: no coroutine of ours in
-        between (a step through one cost twice a generator's)."""
-        step = relay.__anext__
-        object.__setattr__(self, "_relay", relay)
-        object.__setattr__(self, "_next", step)
-        return step
-
 
 def _observe_event(call: ChatCall, event: Any) -> None:
     """Only the terminal event matters; an event whose ``type`` misbehaves passes untouched."""
@@ -82,11 +80,22 @@ def _observe_event(call: ChatCall, event: Any) -> None:
 
 
 async def _relay_events(events: AsyncIterator[Any], call: ChatCall) -> AsyncIterator[Any]:
-    """The SDK's events once the request is made: handed on, the terminal one read, the end
-    (exhaustion or the model's exception, re-raised as the same object) recorded."""
+    """The SDK's events, handed on; the terminal one read; the end recorded (exhaustion, or the
+    model's exception re-raised as the same object)."""
     try:
+        while not call.fetched:  # until the request is made, the model's code runs in our span
+            token = call.activate()
+            try:
+                event = await events.__anext__()
+            except StopAsyncIteration:
+                call.finish()
+                return
+            finally:
+                call.deactivate(token)
+            _observe_event(call, event)
+            yield event
         async for event in events:
-            try:  # `_observe_event`, inlined: a function call would be a fifth of the step
+            try:  # `_observe_event`, inlined: a function call would double this step
                 if event.type == COMPLETED_EVENT:
                     call.observe_completed(event)
             except AttributeError:  # not a Responses event: nothing for us in it
@@ -105,30 +114,8 @@ async def _relay_events(events: AsyncIterator[Any], call: ChatCall) -> AsyncIter
 class TracedEventStream(_CallStream):
     __slots__ = ()
 
-    def __anext__(self) -> Awaitable[Any]:
-        step = self._next
-        if step is not None:
-            return step()
-        call = self._call
-        if call.fetched:
-            return self._start_relay(_relay_events(self._wrapped, call))()
-        return self._first_steps(call)
-
-    async def _first_steps(self, call: ChatCall) -> Any:
-        """A step before the request is made: the model's code runs with our span current."""
-        token = call.activate()
-        try:
-            event = await self._wrapped.__anext__()
-        except StopAsyncIteration:
-            call.finish()
-            raise
-        except BaseException as error:
-            call.fail(error)
-            raise
-        finally:
-            call.deactivate(token)
-        _observe_event(call, event)
-        return event
+    def __init__(self, events: Any, call: ChatCall) -> None:
+        super().__init__(events, call, _relay_events(events, call))
 
     async def aclose(self) -> None:
         call = self._call
@@ -144,6 +131,8 @@ class TracedEventStream(_CallStream):
         await _close_quietly(self._relay)
 
     async def athrow(self, *args: Any) -> Any:
+        # Straight into the SDK's generator, as without us; the relay, waiting at its `yield`,
+        # goes on from wherever that generator is when the next step comes.
         call = self._call
         token = call.activate()
         try:
@@ -164,40 +153,38 @@ class TracedEventStream(_CallStream):
         self._call.close_early()
 
 
-class ObservedChunkStream(_CallStream):
-    """Each step is one coroutine of ours around the provider's own (cheaper here than a relay
-    generator behind the proxy, which would add a frame), with the reading inlined."""
+async def _relay_chunks(chunks: Any, call: ChatCall) -> AsyncIterator[Any]:
+    """The provider's chunks, each handed on as it comes.
 
-    __slots__ = ()
-
-    def __init__(self, wrapped: Any, call: ChatCall) -> None:
-        super().__init__(wrapped, call)
-        object.__setattr__(self, "_next", wrapped.__anext__)
-
-    async def __anext__(self) -> Any:
-        call = self._call
+    Per chunk only a count and two attribute reads: the clock is read at the first chunk and
+    when the chunks run out, usage and finish reasons only in a chunk without choices or one
+    that finishes them (continuous-usage servers repeat the running total there)."""
+    count = 0
+    async for chunk in chunks:
+        count += 1
         try:
-            chunk = await self._next()  # type: ignore[misc]
-        except StopAsyncIteration:
-            call.chunks_ended()
-            raise
-        call.chunks += 1
-        try:
-            if call.chunks == 1:
+            if count == 1:
                 call.first_chunk(chunk)
             choices = chunk.choices
             if not choices or choices[0].finish_reason is not None:
                 call.last_chunks(chunk, choices)
         except Exception as error:  # odd chunks from a client must not break the stream
             report_failure("reading a streamed chunk", error)
-        return chunk
+        yield chunk
+    call.chunks = count  # only a stream the provider finished records its mean gap
+    call.chunks_ended()
 
 
-async def _close_quietly(relay: AsyncGenerator[Any, None] | None) -> None:
-    """Close our relay after the SDK's generator; a relay still running elsewhere is left to
-    finish on its own (it only hands on what the closed generator gives it)."""
-    if relay is None:
-        return
+class ObservedChunkStream(_CallStream):
+    __slots__ = ()
+
+    def __init__(self, chunks: Any, call: ChatCall) -> None:
+        super().__init__(chunks, call, _relay_chunks(chunks, call))
+
+
+async def _close_quietly(relay: AsyncGenerator[Any, None]) -> None:
+    """Close our relay after the SDK's generator; one still running elsewhere is left to end on
+    its own (it only hands on what the closed generator gives it)."""
     try:
         await relay.aclose()
     except Exception as error:
