@@ -308,7 +308,8 @@ class ChatCall:
         if completed and not self._usage_seen:  # say so, rather than record zeros
             late[USAGE_MISSING] = True
         if self._finish_reasons:
-            reasons = [self._finish_reasons[i] for i in sorted(self._finish_reasons)]
+            # a tuple: the SDK cleans a list attribute value at several times the cost
+            reasons = tuple(self._finish_reasons[i] for i in sorted(self._finish_reasons))
             late[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
         if self._first_chunk_s is not None:
             late[gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_chunk_s

@@ -156,12 +156,12 @@ _TEXT = gen_ai.GenAiOutputTypeValues.TEXT.value
 _JSON = gen_ai.GenAiOutputTypeValues.JSON.value
 
 
-def _stop_sequences(extra_args: Mapping[str, Any]) -> list[str] | None:
+def _stop_sequences(extra_args: Mapping[str, Any]) -> tuple[str, ...] | None:
     stop = extra_args.get("stop")
     if isinstance(stop, str):
-        return [stop]
+        return (stop,)
     if isinstance(stop, list | tuple) and all(isinstance(s, str) for s in stop):
-        return list(stop)
+        return tuple(stop)
     return None
 
 
