@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from opentelemetry.environment_variables import OTEL_METRICS_EXPORTER, OTEL_TRACES_EXPORTER
@@ -52,7 +52,7 @@ from opentelemetry.sdk.environment_variables import (
     OTEL_SDK_DISABLED,
 )
 
-from chatspan.instrumentation.config import warn_once
+from chatspan.instrumentation.config import parse_choice, warn_once
 from chatspan.instrumentation.errors import ConfigError
 
 __all__ = [
@@ -104,9 +104,9 @@ _BATCH_NUMBERS = {
     "max_export_batch_size": (OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512, "spans", 1),
     "export_timeout_millis": (OTEL_BSP_EXPORT_TIMEOUT, 30_000, "milliseconds", 0),
 }
-_READER_NUMBERS = {
-    "export_interval_millis": (OTEL_METRIC_EXPORT_INTERVAL, 60_000.0, "milliseconds"),
-    "export_timeout_millis": (OTEL_METRIC_EXPORT_TIMEOUT, 30_000.0, "milliseconds"),
+_READER_NUMBERS = {  # smallest: a number > 0
+    "export_interval_millis": (OTEL_METRIC_EXPORT_INTERVAL, 60_000.0, "milliseconds", 0),
+    "export_timeout_millis": (OTEL_METRIC_EXPORT_TIMEOUT, 30_000.0, "milliseconds", 0),
 }
 _OWN_NAMES = ("otlp", "console", "jsonl", "none")
 
@@ -148,15 +148,28 @@ class ExportSettings:
         traces = _exporter_names(env, "traces", strict)
         metrics = _exporter_names(env, "metrics", strict)
         _check_resource_attributes(env, strict)
+        # OTEL_BSP_EXPORT_TIMEOUT bounds each batch export and, when given, the flush at exit.
+        batch = _checked(
+            env,
+            _BATCH_NUMBERS,
+            _whole,
+            strict,
+            {"export_timeout_millis": f"30000 per export, {DEFAULT_EXIT_TIMEOUT_MILLIS} at exit"},
+        )
+        exit_timeout = batch["export_timeout_millis"]
         return cls(
             traces_exporters=traces,
             metrics_exporters=metrics,
             jsonl_path=jsonl_path(env, used="jsonl" in traces + metrics, strict=strict),
-            exit_timeout_millis=_exit_timeout(env, strict),
+            exit_timeout_millis=(
+                DEFAULT_EXIT_TIMEOUT_MILLIS if exit_timeout is None else exit_timeout
+            ),
             service_name_default=service_name_default,
             sdk_disabled=_sdk_disabled(env, strict),
-            batch_options=_batch_options(env, strict),
-            reader_options=_reader_options(env, strict),
+            batch_options=_batch_options(batch, strict),
+            reader_options=_with_defaults(
+                _checked(env, _READER_NUMBERS, _finite, strict), _READER_NUMBERS
+            ),
         )
 
 
@@ -306,24 +319,17 @@ def _endpoint_problem(endpoint: str, grpc: bool) -> str | None:
 
 def _positive(raw: str) -> float | None:
     """A finite number > 0, or None."""
+    value = _finite(raw)
+    return value if value is not None and value > 0 else None
+
+
+def _finite(raw: str) -> float | None:
+    """A finite number, or None."""
     try:
         value = float(raw)
     except ValueError:
         return None
-    return value if math.isfinite(value) and value > 0 else None
-
-
-def _exit_timeout(env: Mapping[str, str], strict: bool) -> int:
-    raw = env.get(OTEL_BSP_EXPORT_TIMEOUT, "").strip()
-    value = _whole(raw) if raw else DEFAULT_EXIT_TIMEOUT_MILLIS
-    if value is None or value < 0:
-        config_problem(
-            f"{OTEL_BSP_EXPORT_TIMEOUT}={raw!r} is not valid; allowed: a whole number of "
-            f"milliseconds >= 0; using {DEFAULT_EXIT_TIMEOUT_MILLIS} at exit",
-            strict=strict,
-        )
-        return DEFAULT_EXIT_TIMEOUT_MILLIS
-    return value
+    return value if math.isfinite(value) else None
 
 
 def _whole(raw: str) -> int | None:
@@ -333,21 +339,44 @@ def _whole(raw: str) -> int | None:
         return None
 
 
-def _batch_options(env: Mapping[str, str], strict: bool) -> dict[str, int]:
-    """The batch span processor's numbers (the SDK's defaults for bad ones), checked once here."""
-    options: dict[str, int] = {}
-    for option, (var, default, unit, smallest) in _BATCH_NUMBERS.items():
+def _checked(
+    env: Mapping[str, str],
+    table: Mapping[str, tuple[str, Any, str, float]],
+    parse: Callable[[str], Any],
+    strict: bool,
+    fallback: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Each option of ``table`` (variable, default, unit, smallest allowed) as given in ``env``;
+    None where the variable is unset or bad (a bad one is reported once, naming what is used
+    instead: ``fallback``'s text where given, else the default)."""
+    given: dict[str, Any] = {}
+    for option, (var, default, unit, smallest) in table.items():
         raw = env.get(var, "").strip()
-        value = _whole(raw) if raw else default
-        if value is None or value < smallest:
-            if var != OTEL_BSP_EXPORT_TIMEOUT:  # _exit_timeout reports that one
-                config_problem(
-                    f"{var}={raw!r} is not valid; allowed: a whole number of {unit} >= "
-                    f"{smallest}; using {default}",
-                    strict=strict,
-                )
-            value = default
-        options[option] = value
+        value = parse(raw) if raw else None
+        whole = parse is _whole  # whole numbers from `smallest` on; other numbers above it
+        if raw and (value is None or value < smallest or (not whole and value == smallest)):
+            kind = "whole number" if whole else "number"
+            bound = f">= {smallest}" if whole else f"> {smallest}"
+            used = (fallback or {}).get(option, f"{default:.0f}")
+            config_problem(
+                f"{var}={raw!r} is not valid; allowed: a {kind} of {unit} {bound}; using {used}",
+                strict=strict,
+            )
+            value = None
+        given[option] = value
+    return given
+
+
+def _with_defaults(
+    given: Mapping[str, Any], table: Mapping[str, tuple[str, Any, str, float]]
+) -> dict[str, Any]:
+    return {option: given[option] if given[option] is not None else table[option][1]
+            for option in table}  # fmt: skip
+
+
+def _batch_options(given: Mapping[str, int | None], strict: bool) -> dict[str, int]:
+    """The batch span processor's numbers (the SDK's defaults for unset or bad ones)."""
+    options = _with_defaults(given, _BATCH_NUMBERS)
     if options["max_export_batch_size"] > options["max_queue_size"]:
         queue = options["max_queue_size"]
         config_problem(
@@ -360,33 +389,16 @@ def _batch_options(env: Mapping[str, str], strict: bool) -> dict[str, int]:
     return options
 
 
-def _reader_options(env: Mapping[str, str], strict: bool) -> dict[str, float]:
-    """The periodic metric reader's interval and timeout (the SDK's defaults for bad ones)."""
-    options: dict[str, float] = {}
-    for option, (var, default, unit) in _READER_NUMBERS.items():
-        raw = env.get(var, "").strip()
-        value = _positive(raw) if raw else default
-        if value is None:
-            config_problem(
-                f"{var}={raw!r} is not valid; allowed: a number of {unit} > 0; using {default:.0f}",
-                strict=strict,
-            )
-            value = default
-        options[option] = value
-    return options
-
-
 def _sdk_disabled(env: Mapping[str, str], strict: bool) -> bool:
     """``true`` (any case) disables; the spec says anything else is false, so say so once."""
     raw = env.get(OTEL_SDK_DISABLED, "").strip()
-    if raw.lower() in ("", "true", "false"):
-        return raw.lower() == "true"
-    config_problem(
-        f"{OTEL_SDK_DISABLED}={raw!r} is not valid; allowed (any case): true, false; "
-        "treating it as false",
-        strict=strict,
-    )
-    return False
+    if not raw:
+        return False
+    try:
+        return bool(parse_choice(OTEL_SDK_DISABLED, raw, {"TRUE": True, "FALSE": False}))
+    except ConfigError as error:
+        config_problem(f"{error}; treating it as false", strict=strict)
+        return False
 
 
 def jsonl_path(env: Mapping[str, str], *, used: bool = True, strict: bool = False) -> Path:

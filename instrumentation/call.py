@@ -64,6 +64,7 @@ class ChatCall:
     __slots__ = (
         "_agent_name",
         "_cached",
+        "_chunks",
         "_chunks_ended_at",
         "_content_failed",
         "_context",
@@ -81,7 +82,6 @@ class ChatCall:
         "_state",
         "_usage",
         "_usage_seen",
-        "chunks",
         "fetched",
         "span",
         "stream",
@@ -108,7 +108,7 @@ class ChatCall:
         self._response_model: str | None = None
         self._first_chunk_s: float | None = None
         self._chunks_ended_at: float | None = None
-        self.chunks = 0  # counted by ObservedChunkStream
+        self._chunks = 0
         self._saw_completed = False
         self._content_failed = False
         self._event_content: dict[str, str] | None = None
@@ -169,8 +169,9 @@ class ChatCall:
             self._finish_reason(choice)
         self._observe_usage(getattr(completion, "usage", None))
 
-    # Every streamed chunk passes ``ObservedChunkStream``, which does the per-chunk work itself
-    # (a count and two attribute reads) and calls these only where there is more to read: the
+    # Every streamed chunk passes the chunk proxy's relay (``stream._relay_chunks``), which does
+    # the per-chunk work itself (a count and two attribute reads) and calls these only where
+    # there is more to read: the
     # clock at the first chunk and when the chunks run out, not per chunk; usage and finish
     # reasons only in a chunk without choices or one that finishes them (continuous-usage
     # servers repeat the running total there).
@@ -186,10 +187,11 @@ class ChatCall:
         if usage is not None:
             self._observe_usage(usage)
 
-    def chunks_ended(self) -> None:
-        """The end of the last gap between chunks; a stream closed early or failed has no such
-        moment, and records no mean gap."""
+    def chunks_ended(self, count: int) -> None:
+        """The provider's ``count`` chunks ran out: the end of the last gap between them. A
+        stream closed early or failed has no such moment, and records no mean gap."""
         self._chunks_ended_at = timeit.default_timer()
+        self._chunks = count
 
     def _finish_reason(self, choice: Any) -> None:
         reason = getattr(choice, "finish_reason", None)
@@ -364,8 +366,8 @@ class ChatCall:
         if first_chunk_s is not None:
             ended_at = self._chunks_ended_at
             mean_gap = (
-                (ended_at - self._start - first_chunk_s) / (self.chunks - 1)
-                if ended_at is not None and self.chunks > 1
+                (ended_at - self._start - first_chunk_s) / (self._chunks - 1)
+                if ended_at is not None and self._chunks > 1
                 else None
             )
             metrics.record_chunk_timing(attributes, first_chunk_s, mean_gap, context=self._context)

@@ -31,8 +31,6 @@ from .guard import report_failure
 
 __all__ = ["ObservedChunkStream", "TracedEventStream"]
 
-_OWN_SLOTS = frozenset({"_wrapped", "_call", "_relay", "_step"})
-
 
 class _CallStream:
     """An async iterator over ``wrapped`` whose steps are those of ``relay``."""
@@ -68,6 +66,9 @@ class _CallStream:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} for {self._wrapped!r}>"
+
+
+_OWN_SLOTS = frozenset(_CallStream.__slots__)  # every other attribute is the wrapped object's
 
 
 def _observe_event(call: ChatCall, event: Any) -> None:
@@ -171,8 +172,7 @@ async def _relay_chunks(chunks: Any, call: ChatCall) -> AsyncIterator[Any]:
         except Exception as error:  # odd chunks from a client must not break the stream
             report_failure("reading a streamed chunk", error)
         yield chunk
-    call.chunks = count  # only a stream the provider finished records its mean gap
-    call.chunks_ended()
+    call.chunks_ended(count)  # only a stream the provider finished records its mean gap
 
 
 class ObservedChunkStream(_CallStream):

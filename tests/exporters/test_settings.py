@@ -107,3 +107,23 @@ def test_bad_value_warns_once_naming_variable_and_allowed_values(
 def test_bad_value_on_the_strict_path_raises(env: dict[str, str], variable: str):
     with pytest.raises(ConfigError, match=variable):
         ExportSettings.from_env(env, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("env", "used"),
+    [
+        ({"OTEL_BSP_EXPORT_TIMEOUT": "soon"}, "using 30000 per export, 5000 at exit"),
+        ({"OTEL_METRIC_EXPORT_TIMEOUT": "0"}, "allowed: a number of milliseconds > 0; using 30000"),
+        ({"OTEL_BSP_MAX_QUEUE_SIZE": "0"}, "allowed: a whole number of spans >= 1; using 2048"),
+    ],
+)
+def test_a_bad_number_is_checked_once_and_says_what_is_used(env: dict[str, str], used: str):
+    """One check per variable: the batch processor, the reader and the exit flush share it."""
+    with pytest.raises(ConfigError, match=used) as raised:
+        ExportSettings.from_env(env, strict=True)
+    assert str(raised.value).startswith(next(iter(env)))
+    settings = ExportSettings.from_env({**env, "OTEL_BSP_SCHEDULE_DELAY": "250"})
+    assert settings.batch_options["schedule_delay_millis"] == 250
+    assert settings.batch_options["export_timeout_millis"] == 30_000
+    assert settings.reader_options["export_timeout_millis"] == 30_000
+    assert settings.exit_timeout_millis == 5_000

@@ -89,7 +89,7 @@ ROWS = [
         "a",
     ),
     Row("CHATSPAN_AGENTS_SDK_EXPORT", "delete", "allowed: keep, off", "a"),
-    Row("OTEL_SDK_DISABLED", "nope", "allowed (any case): true, false", "a"),
+    Row("OTEL_SDK_DISABLED", "nope", "allowed values (any case): false, true", "a"),
     Row("OTEL_METRICS_EXPORTER", "promethius", "allowed: otlp, console, jsonl, none", "a"),
     Row("OTEL_BSP_EXPORT_TIMEOUT", "5s", "a whole number of milliseconds >= 0", "a"),
     # b: OTLP to a collector that is not there, and JSONL

@@ -21,14 +21,16 @@ import argparse
 import asyncio
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import agents  # noqa: F401  (instrumented by CHATSPAN_ENABLED)
-from agents import ModelSettings
-from agents.models.interface import ModelTracing
 from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
 
 from chatspan.exporters.scripted_backend import ScriptedBackend, chunk, sse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repo: the tests' helpers
+from tests.instrumentation.calls import model_arguments
 
 KEPT: list[Any] = []  # ``global`` / ``loop-open``: the open stream, referenced until exit
 
@@ -41,16 +43,7 @@ async def _stalling() -> AsyncIterator[bytes]:
     await asyncio.Event().wait()
 
 
-ARGUMENTS: dict[str, Any] = {
-    "system_instructions": None,
-    "input": "Count.",
-    "model_settings": ModelSettings(),
-    "tools": [],
-    "output_schema": None,
-    "handoffs": [],
-    "tracing": ModelTracing.DISABLED,
-    "previous_response_id": None,
-}
+ARGUMENTS = model_arguments("Count.", instructions=None)
 
 
 def _model(backend: ScriptedBackend) -> OpenAIChatCompletionsModel:

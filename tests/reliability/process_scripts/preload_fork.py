@@ -19,15 +19,18 @@ import itertools
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import agents  # noqa: F401  (preloaded: instrumented by CHATSPAN_ENABLED in the parent)
-from agents import Agent, ModelSettings, Runner
-from agents.models.interface import ModelTracing
+from agents import Agent, Runner
 from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
 from opentelemetry import trace
 
 from chatspan.exporters.scripted_backend import ScriptedBackend, chunk, completion
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repo: the tests' helpers
+from tests.instrumentation.calls import model_arguments
 
 _ANSWERS = itertools.count()
 USAGE = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
@@ -52,27 +55,19 @@ def _model(name: str) -> OpenAIChatCompletionsModel:
     )
 
 
-def _arguments(text: str) -> dict[str, Any]:
-    return {
-        "system_instructions": None,
-        "input": text,
-        "model_settings": ModelSettings(),
-        "tools": [],
-        "output_schema": None,
-        "handoffs": [],
-        "tracing": ModelTracing.DISABLED,
-        "previous_response_id": None,
-    }
-
-
 async def _calls(name: str, count: int) -> None:
     model = _model(name)
     for n in range(count):
         if n % 2:
-            events = [event async for event in model.stream_response(**_arguments(f"s{n}"))]
+            events = [
+                event
+                async for event in model.stream_response(
+                    **model_arguments(f"s{n}", instructions=None)
+                )
+            ]
             assert events[-1].type == "response.completed", events[-1]
         else:
-            await model.get_response(**_arguments(f"g{n}"))
+            await model.get_response(**model_arguments(f"g{n}", instructions=None))
     result = await Runner.run(Agent(name=name, model=model), "hello")
     assert result.final_output == f"from {os.getpid()}", result.final_output
 
@@ -100,7 +95,7 @@ def main() -> None:
     options = parser.parse_args()
 
     if options.parent_call:
-        asyncio.run(_model("parent").get_response(**_arguments("warm up")))
+        asyncio.run(_model("parent").get_response(**model_arguments("warm up", instructions=None)))
     children: dict[int, dict[str, Any]] = {}
     for index in range(options.workers):
         os_exit = options.last_os_exit and index == options.workers - 1
