@@ -86,9 +86,7 @@ class SpanLedger(SpanProcessor):
         self.ended = 0
         self.exporters: list[CountingExporter] = []
         self._lock = threading.Lock()
-        if hasattr(os, "register_at_fork"):
-            forget = weakref.WeakMethod(self._forget_parent)
-            os.register_at_fork(after_in_child=lambda: (method := forget()) and method())
+        _ledgers.add(self)  # one fork hook for all of them (hooks cannot be unregistered)
 
     def _forget_parent(self) -> None:
         """A forked child counts afresh: the batch processors drop the parent's queue in the
@@ -105,6 +103,18 @@ class SpanLedger(SpanProcessor):
 
     def losses(self) -> dict[str, int]:
         return {c.name: self.ended - c.exported for c in self.exporters if c.exported < self.ended}
+
+
+_ledgers: weakref.WeakSet[SpanLedger] = weakref.WeakSet()
+
+
+def _forget_parents() -> None:
+    for ledger in list(_ledgers):
+        ledger._forget_parent()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_parents)
 
 
 def _shutdown_with_timeout(exporter: SpanExporter | MetricExporter, timeout_millis: float) -> None:

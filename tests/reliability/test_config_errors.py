@@ -69,7 +69,6 @@ class Row:
     batch: str  # rows of one batch share a child in the fast run
     context: Mapping[str, str] = field(default_factory=dict)  # valid settings the row needs
     sdk_echo: bool = False  # the SDK itself also warns about this value (it is its variable)
-    marks: tuple[pytest.MarkDecorator, ...] = ()
 
 
 # A collector that is not there (a port nobody listens on), and a short exit flush for it.
@@ -216,7 +215,7 @@ def _child_for(row: Row, runs: dict[str, Child]) -> subprocess.CompletedProcess[
 
 
 def _params(rows: list[Row]) -> list[object]:
-    return [pytest.param(row, id=_key(row), marks=row.marks) for row in rows]
+    return [pytest.param(row, id=_key(row)) for row in rows]
 
 
 @pytest.mark.parametrize("row", _params(ROWS))
