@@ -1,6 +1,6 @@
 """Per-call overhead of chatspan against an uninstrumented baseline, in one interleaved run.
 
-Modes, measured in rotating order within each round so drift hits them alike:
+Modes:
   baseline  the Agents SDK's OpenAIChatCompletionsModel, untouched
   bare      a reference wrapper written here: one span, ten attributes, events re-yielded
   off       chatspan, content capture off
@@ -8,10 +8,22 @@ Modes, measured in rotating order within each round so drift hits them alike:
 Workloads: get_response, and stream_response of about 20 and 200 events. The model talks to an
 in-process fake client returning prebuilt ChatCompletion objects, so what is timed is the SDK's
 own work plus ours, not HTTP. All modes share one TracerProvider with a SimpleSpanProcessor and
-an exporter that drops spans, and chatspan's metrics go to a MeterProvider whose reader is
-collected between batches, outside the timed calls, as a periodic reader would in its own
-thread; that collection (where chatspan's queued metric values are recorded) is timed apart and
-printed per call. Run: ``python bench/overhead.py [--rounds N]``.
+an exporter that drops spans.
+
+The modes live side by side, so a round is one call of each, in rotating order, and each mode's
+overhead is its time minus the baseline's *in the same round*. This machine's speed drifts by up
+to 2x over tens of milliseconds (a plain Python loop measured 13 to 25 ms), which swamped figures
+taken batch by batch; paired calls see the same speed. chatspan instruments the model class as a
+user would; the baseline and the bare reference are subclasses whose methods are the SDK's own
+functions, taken before instrumenting, and they run with chatspan's process-wide hooks on the
+Agents SDK's ``Scope`` removed. Capture off and on are two passes (the instrumentor is one per
+process), each with its own baseline and bare rounds. The garbage collector runs as it would in
+production: a median shrugs off its pauses, a p95 shows them.
+
+chatspan's metrics go to a MeterProvider whose reader is collected every few rounds, outside the
+timed calls, as a periodic reader would in its own thread; that collection (where chatspan's
+queued metric values are recorded) is timed apart and printed per call.
+Run: ``python bench/overhead.py [--rounds N]``.
 """
 
 from __future__ import annotations
@@ -22,7 +34,7 @@ import gc
 import statistics
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from agents import ModelSettings
@@ -36,8 +48,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.trace import SpanKind
 
 from chatspan.instrumentation import ChatCompletionsInstrumentor
+from chatspan.instrumentation.bridge_context import hook_scope, unhook_scope
 
 PROMPT_2KB = ("Please summarise the following note for the on-call engineer. " * 40)[:2048]
+MODEL = "gpt-4o-mini"
 
 
 class _DropExporter(SpanExporter):
@@ -138,7 +152,20 @@ def _arguments(prompt: str) -> dict[str, Any]:
     }
 
 
-# -- the bare reference: the floor any instrumentation pays --------------------------------
+# -- the three kinds of model: the SDK's own, the bare reference, and the instrumented class -----
+
+# The SDK's functions, before anything wraps the class.
+_SDK_GET = OpenAIChatCompletionsModel.get_response
+_SDK_STREAM = OpenAIChatCompletionsModel.stream_response
+_SDK_FETCH = OpenAIChatCompletionsModel._fetch_response
+
+
+class _Uninstrumented(OpenAIChatCompletionsModel):
+    """The SDK's model as if chatspan were not installed: the class's own functions."""
+
+    get_response = _SDK_GET  # type: ignore[assignment]
+    stream_response = _SDK_STREAM  # type: ignore[assignment]
+    _fetch_response = _SDK_FETCH  # type: ignore[assignment]
 
 
 def _bare_attributes(model: Any) -> dict[str, Any]:
@@ -156,138 +183,140 @@ def _bare_attributes(model: Any) -> dict[str, Any]:
     }
 
 
-def _install_bare(tracer: Any) -> Callable[[], None]:
-    original_get = OpenAIChatCompletionsModel.get_response
-    original_stream = OpenAIChatCompletionsModel.stream_response
+def _bare_model(tracer: Any) -> OpenAIChatCompletionsModel:
+    """The bare reference: the floor any instrumentation pays."""
 
-    async def get_response(self, *args, **kwargs):
-        span = tracer.start_span("chat", kind=SpanKind.CLIENT, attributes=_bare_attributes(self))
-        try:
-            return await original_get(self, *args, **kwargs)
-        finally:
-            span.end()
+    class Bare(_Uninstrumented):
+        async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+            span = tracer.start_span(
+                "chat", kind=SpanKind.CLIENT, attributes=_bare_attributes(self)
+            )
+            try:
+                return await _SDK_GET(self, *args, **kwargs)
+            finally:
+                span.end()
 
-    async def stream_response(self, *args, **kwargs):
-        span = tracer.start_span("chat", kind=SpanKind.CLIENT, attributes=_bare_attributes(self))
-        try:
-            async for event in original_stream(self, *args, **kwargs):
-                yield event
-        finally:
-            span.end()
+        async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            span = tracer.start_span(
+                "chat", kind=SpanKind.CLIENT, attributes=_bare_attributes(self)
+            )
+            try:
+                async for event in _SDK_STREAM(self, *args, **kwargs):
+                    yield event
+            finally:
+                span.end()
 
-    OpenAIChatCompletionsModel.get_response = get_response
-    OpenAIChatCompletionsModel.stream_response = stream_response
-
-    def restore() -> None:
-        OpenAIChatCompletionsModel.get_response = original_get
-        OpenAIChatCompletionsModel.stream_response = original_stream
-
-    return restore
+    return Bare(MODEL, openai_client=_FakeClient())  # type: ignore[arg-type]
 
 
 # -- timing --------------------------------------------------------------------------------
 
-
-async def _time_calls(
-    model: Any, workload: str, prompt: str, count: int, steady: list[float] | None = None
-) -> list[float]:
-    """Per-call times in µs; the collector is paused so its pauses land on no one mode."""
-    client = model._client
-    arguments = _arguments(prompt)
-    samples = []
-    gc.collect()
-    gc.disable()
-    try:
-        await _timed_loop(
-            model, client, workload, arguments, count, samples, [] if steady is None else steady
-        )
-    finally:
-        gc.enable()
-    return samples
-
-
+WORKLOADS = {"get_response": 0, "stream_20": 15, "stream_200": 195}  # text chunks per stream
 # Per event in the steady state: the time between these two events of the 200-event stream, so
 # the span's start and end and the request do not blur the figure.
 _STEADY_FROM, _STEADY_TO = 10, 190
 _STEADY_EVENTS = _STEADY_TO - _STEADY_FROM
 
 
-async def _timed_loop(
-    model: Any,
-    client: Any,
-    workload: str,
-    arguments: dict,
-    count: int,
-    samples: list[float],
-    steady: list[float],
-) -> None:
-    for _ in range(count):
-        if workload == "get_response":
-            start = time.perf_counter()
-            await model.get_response(**arguments)
-        else:
-            client.chat.completions.stream_size = 15 if workload == "stream_20" else 195
-            start = time.perf_counter()
-            seen = 0
-            async for _event in model.stream_response(**arguments):
-                seen += 1
-                if seen == _STEADY_FROM:
-                    steady_start = time.perf_counter()
-                elif seen == _STEADY_TO:
-                    steady.append((time.perf_counter() - steady_start) * 1e6 / _STEADY_EVENTS)
-        samples.append((time.perf_counter() - start) * 1e6)
-
-
-def _switch(mode: str, tracer_provider: Any, meter_provider: Any) -> Callable[[], None]:
-    if mode == "baseline":
-        return lambda: None
-    if mode == "bare":
-        return _install_bare(tracer_provider.get_tracer("bare"))
-    instrumentor = ChatCompletionsInstrumentor()
-    instrumentor.instrument(
-        tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
-        capture_content=(mode == "on"),
-        skip_dep_check=True,
-    )
-    return instrumentor.uninstrument
-
-
-def _collect(reader: InMemoryMetricReader) -> float:
-    """One collection, in µs: what a periodic reader's thread does every interval."""
+async def _one_call(model: Any, workload: str, arguments: dict[str, Any]) -> tuple[float, float]:
+    """One call's time in µs, and for the 200-event stream its steady µs per event (else 0)."""
+    if workload == "get_response":
+        start = time.perf_counter()
+        await model.get_response(**arguments)
+        return (time.perf_counter() - start) * 1e6, 0.0
+    model._client.chat.completions.stream_size = WORKLOADS[workload]
+    steady_start = steady = 0.0
+    seen = 0
     start = time.perf_counter()
-    reader.get_metrics_data()
-    return (time.perf_counter() - start) * 1e6
+    async for _event in model.stream_response(**arguments):
+        seen += 1
+        if seen == _STEADY_FROM:
+            steady_start = time.perf_counter()
+        elif seen == _STEADY_TO:
+            steady = (time.perf_counter() - steady_start) * 1e6 / _STEADY_EVENTS
+    return (time.perf_counter() - start) * 1e6, steady
 
 
-async def _measure(
-    rounds: int, batch: int
-) -> tuple[dict[tuple[str, str], list[float]], dict[str, float], dict[str, list[float]]]:
+class _Pass:
+    """One instrumentor's pass: rounds of baseline, bare and chatspan calls, interleaved."""
+
+    def __init__(self, mode: str, tracer_provider: Any, meter_provider: Any, reader: Any) -> None:
+        self.mode, self.reader = mode, reader
+        self.models = {
+            "baseline": _Uninstrumented(MODEL, openai_client=_FakeClient()),  # type: ignore[arg-type]
+            "bare": _bare_model(tracer_provider.get_tracer("bare")),
+            mode: OpenAIChatCompletionsModel(MODEL, openai_client=_FakeClient()),  # type: ignore[arg-type]
+        }
+        self.arguments = _arguments(PROMPT_2KB if mode == "on" else "What is the status?")
+        self.times: dict[tuple[str, str], list[float]] = {}
+        self.steady: dict[str, list[float]] = {}
+        self.collection_us = 0.0
+        self.instrumentor = ChatCompletionsInstrumentor()
+        self.instrumentor.instrument(
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            capture_content=(mode == "on"),
+            skip_dep_check=True,
+        )
+
+    async def run(self, workload: str, rounds: int, *, keep: bool = True) -> None:
+        """``rounds`` rounds of ``workload``; ``keep=False`` warms up and records nothing."""
+        names = list(self.models)
+        self._collect()  # as after a first export interval; not counted
+        for index in range(rounds):
+            order = names[index % 3 :] + names[: index % 3]
+            for name in order:
+                if name != self.mode:  # chatspan's hooks on the SDK's Scope are process-wide
+                    unhook_scope()
+                try:
+                    took, steady = await _one_call(self.models[name], workload, self.arguments)
+                finally:
+                    hook_scope()
+                if keep:
+                    self.times.setdefault((name, workload), []).append(took)
+                    if workload == "stream_200":
+                        self.steady.setdefault(name, []).append(steady)
+            if index % 20 == 19:
+                collection = self._collect()
+                self.collection_us += collection if keep else 0.0
+        self.collection_us += self._collect() if keep else 0.0
+
+    def _collect(self) -> float:
+        """One collection, in µs: what a periodic reader's thread does every interval."""
+        start = time.perf_counter()
+        self.reader.get_metrics_data()
+        return (time.perf_counter() - start) * 1e6
+
+    def close(self) -> None:
+        self.instrumentor.uninstrument()
+
+    def overheads(self, name: str, workload: str) -> list[float]:
+        """Per round: this mode's time minus the baseline's in the same round."""
+        base = self.times[("baseline", workload)]
+        return [t - b for t, b in zip(self.times[(name, workload)], base, strict=True)]
+
+
+async def _measure(rounds: dict[str, int]) -> list[_Pass]:
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(_DropExporter()))
-    reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
-    collection_us: dict[str, float] = {}  # per mode: collection time summed over its calls
-    steady: dict[str, list[float]] = {}  # per mode: µs per event, events 10 to 190
-    model = OpenAIChatCompletionsModel("gpt-4o-mini", openai_client=_FakeClient())  # type: ignore[arg-type]
-    modes = ("baseline", "bare", "off", "on")
-    samples: dict[tuple[str, str], list[float]] = {}
-    for round_index in range(rounds):
-        order = modes[round_index % 4 :] + modes[: round_index % 4]
-        for mode in order:
-            restore = _switch(mode, tracer_provider, meter_provider)
-            prompt = PROMPT_2KB if mode == "on" else "What is the status?"
-            _collect(reader)  # as after a first export interval; not counted
-            try:
-                for workload in ("get_response", "stream_20", "stream_200"):
-                    times = await _time_calls(
-                        model, workload, prompt, batch, steady.setdefault(mode, [])
-                    )
-                    samples.setdefault((mode, workload), []).extend(times)
-                    collection_us[mode] = collection_us.get(mode, 0.0) + _collect(reader)
-            finally:
-                restore()
-    return samples, collection_us, steady
+    passes = []
+    for mode in ("off", "on"):
+        reader = InMemoryMetricReader()
+        chatspan_pass = _Pass(mode, tracer_provider, MeterProvider(metric_readers=[reader]), reader)
+        try:
+            for workload, count in rounds.items():
+                await chatspan_pass.run(workload, max(count // 10, 1), keep=False)
+                await chatspan_pass.run(workload, count)
+        finally:
+            chatspan_pass.close()
+        passes.append(chatspan_pass)
+    return passes
+
+
+async def _time_calls(model: Any, workload: str, prompt: str, count: int) -> None:
+    arguments = _arguments(prompt)
+    for _ in range(count):
+        await _one_call(model, workload, arguments)
 
 
 async def _memory_growth(calls: int) -> tuple[float, float]:
@@ -298,7 +327,7 @@ async def _memory_growth(calls: int) -> tuple[float, float]:
     instrumentor.instrument(tracer_provider=tracer_provider,
                             meter_provider=MeterProvider(metric_readers=[reader]),
                             skip_dep_check=True)  # fmt: skip
-    model = OpenAIChatCompletionsModel("gpt-4o-mini", openai_client=_FakeClient())  # type: ignore[arg-type]
+    model = OpenAIChatCompletionsModel(MODEL, openai_client=_FakeClient())  # type: ignore[arg-type]
     try:
         await _time_calls(model, "stream_20", "hi", 1000)
         reader.get_metrics_data()  # metric values queue from here on, and are drained below
@@ -320,48 +349,61 @@ def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=40)
-    parser.add_argument("--batch", type=int, default=25)
-    parser.add_argument("--memory-calls", type=int, default=10_000)
-    options = parser.parse_args()
-
-    samples, collection_us, steady = asyncio.run(_measure(options.rounds, options.batch))
-    print(f"{options.rounds} rounds x {options.batch} calls per mode and workload\n")
+def _report(passes: list[_Pass], rounds: dict[str, int]) -> None:
+    print(f"rounds per workload: {rounds}; each round one call of each mode, paired\n")
     print(f"{'workload':<13}{'mode':<10}{'median µs':>11}{'p95 µs':>9}"
           f"{'overhead µs':>13}{'p95 ovh':>9}{'x bare':>8}")  # fmt: skip
     overhead: dict[tuple[str, str], float] = {}
-    for workload in ("get_response", "stream_20", "stream_200"):
-        base = samples[("baseline", workload)]
-        base_median, base_p95 = statistics.median(base), _p95(base)
-        for mode in ("baseline", "bare", "off", "on"):
-            values = samples[(mode, workload)]
-            median = statistics.median(values)
-            overhead[(mode, workload)] = median - base_median
-            bare = overhead.get(("bare", workload))
-            ratio = (median - base_median) / bare if bare and mode in ("off", "on") else None
-            print(
-                f"{workload:<13}{mode:<10}{median:>11.1f}{_p95(values):>9.1f}"
-                f"{median - base_median:>13.1f}{_p95(values) - base_p95:>9.1f}"
-                f"{'' if ratio is None else f'{ratio:.2f}x':>8}"
-            )
-    print("\nper stream event (overhead of 200-event stream minus 20-event stream, / 180):")
-    for mode in ("bare", "off", "on"):
-        per_event = (overhead[(mode, "stream_200")] - overhead[(mode, "stream_20")]) / 180
-        print(f"  {mode:<6}{per_event:>7.2f} µs/event")
+    for workload in rounds:
+        for chatspan_pass in passes:
+            shown = ("baseline", "bare", "off") if chatspan_pass.mode == "off" else ("on",)
+            bare = statistics.median(chatspan_pass.overheads("bare", workload))
+            for name in shown:
+                times = chatspan_pass.times[(name, workload)]
+                paired = chatspan_pass.overheads(name, workload)
+                median = statistics.median(paired)
+                overhead[(name, workload)] = median
+                ratio = f"{median / bare:.2f}x" if name in ("off", "on") else ""
+                print(
+                    f"{workload:<13}{name:<10}{statistics.median(times):>11.1f}"
+                    f"{_p95(times):>9.1f}{median:>13.1f}{_p95(paired):>9.1f}{ratio:>8}"
+                )
+    events = WORKLOADS["stream_200"] - WORKLOADS["stream_20"]
+    print(f"\nper stream event (overhead of 200-event stream minus 20-event stream, / {events}):")
+    for name in ("bare", "off", "on"):
+        per_event = (overhead[(name, "stream_200")] - overhead[(name, "stream_20")]) / events
+        print(f"  {name:<6}{per_event:>7.2f} µs/event")
     print(
         f"\nper stream event in the steady state (events {_STEADY_FROM} to {_STEADY_TO} of the"
-        " 200-event stream, median; above baseline):"
+        " 200-event stream; median of the paired differences from the baseline):"
     )
-    base_steady = statistics.median(steady["baseline"])
-    print(f"  {'baseline':<9}{base_steady:>7.2f} µs/event")
-    for mode in ("bare", "off", "on"):
-        print(f"  {mode:<9}{statistics.median(steady[mode]) - base_steady:>+7.2f} µs/event")
-    calls = options.rounds * options.batch * 3
-    print("\nmetrics recorded at collection, off the calls (collection µs / calls, all workloads):")
-    for mode in ("baseline", "off", "on"):
-        print(f"  {mode:<9}{collection_us.get(mode, 0.0) / calls:>7.1f} µs/call")
+    for chatspan_pass in passes:
+        base = chatspan_pass.steady["baseline"]
+        if chatspan_pass.mode == "off":
+            print(f"  {'baseline':<9}{statistics.median(base):>7.2f} µs/event")
+        for name in ("bare", chatspan_pass.mode):
+            paired = [s - b for s, b in zip(chatspan_pass.steady[name], base, strict=True)]
+            label = f"({chatspan_pass.mode} pass)"
+            print(f"  {name:<9}{statistics.median(paired):>+7.2f} µs/event {label}")
+    print("\nmetrics recorded at collection, off the calls (collection µs / chatspan calls):")
+    calls = sum(rounds.values())
+    for chatspan_pass in passes:
+        print(f"  {chatspan_pass.mode:<9}{chatspan_pass.collection_us / calls:>7.1f} µs/call")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3000, help="rounds for get_response")
+    parser.add_argument("--memory-calls", type=int, default=10_000)
+    options = parser.parse_args()
+    # Streams take longer per call; their round counts scale down so each workload takes a while.
+    rounds = {
+        "get_response": options.rounds,
+        "stream_20": max(options.rounds // 2, 20),
+        "stream_200": max(options.rounds // 4, 20),
+    }
+    passes = asyncio.run(_measure(rounds))
+    _report(passes, rounds)
     before, after = asyncio.run(_memory_growth(options.memory_calls))
     print(
         f"\ntracemalloc over {options.memory_calls} calls after 1000 warm-up: "
