@@ -36,7 +36,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from wrapt import FunctionWrapper, wrap_function_wrapper
 
-from .guard import guarded, report_failure
+from .guard import report_failure
 
 __all__ = [
     "BRIDGE_SPAN_KEY",
@@ -151,14 +151,18 @@ def _is_ours(attribute: Any) -> TypeGuard[FunctionWrapper[..., Any]]:
 # -- for the chat span -------------------------------------------------------------------------
 
 
-@guarded("finding the chat span's agent span", default=(None, None))
 def _enclosing() -> tuple[trace.Span | None, str | None]:
     """Our span for the SDK's current span, and the agent's name: from our record of it, else
-    from the SDK span itself (no bridge, or a span opened before it)."""
-    sdk_span = _sdk_current_span()()
-    lookup = _active
-    span, agent_name = (None, None) if lookup is None else lookup.enclosing(sdk_span)
-    return span, agent_name or _agent_name_of(sdk_span)
+    from the SDK span itself (no bridge, or a span opened before it). Contained inline: every
+    chat call asks."""
+    try:
+        sdk_span = _sdk_current_span()()
+        lookup = _active
+        span, agent_name = (None, None) if lookup is None else lookup.enclosing(sdk_span)
+        return span, agent_name or _agent_name_of(sdk_span)
+    except Exception as error:
+        report_failure("finding the chat span's agent span", error)
+        return None, None
 
 
 @functools.cache

@@ -15,24 +15,21 @@ import timeit
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import messages
 from .bridge_context import chat_parent
 from .bridge_registry import ROLLUP_KEY, UsageTotals
+from .context_keys import SPAN_KEY
 from .dedupe import claim_inference
-from .guard import guarded
-from .request import CallArguments, provider_and_server, request_attributes
+from .guard import guarded, report_failure
+from .request import CallArguments, request_attributes
 from .sanitize import valid_unicode
 from .semconv import (
     ABANDONED,
     CONTENT_SANITIZE_FAILED,
     ERROR_TYPE,
-    OPERATION_CHAT,
-    SERVER_ADDRESS,
-    SERVER_PORT,
     STREAM_CLOSED_EARLY,
     USAGE_COST,
     USAGE_MISSING,
@@ -47,9 +44,13 @@ __all__ = ["CALL_KEY", "COMPLETED_EVENT", "ChatCall", "error_type"]
 CALL_KEY = otel_context.create_key("chatspan.chat_call")
 COMPLETED_EVENT = "response.completed"  # the terminal stream event: output items and usage
 _DETAILS_EVENT = "gen_ai.client.inference.operation.details"
-_OPERATION_NAME = gen_ai.GEN_AI_OPERATION_NAME
 _PROVIDER_NAME = gen_ai.GEN_AI_PROVIDER_NAME
 _REQUEST_MODEL = gen_ai.GEN_AI_REQUEST_MODEL
+_INPUT_TOKENS = gen_ai.GEN_AI_USAGE_INPUT_TOKENS
+_OUTPUT_TOKENS = gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS
+_CACHED_TOKENS = gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
+_REASONING_TOKENS = gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
+_FINISH_REASONS = gen_ai.GEN_AI_RESPONSE_FINISH_REASONS
 
 
 def error_type(error: BaseException) -> str:
@@ -69,11 +70,12 @@ class ChatCall:
         "_content_failed",
         "_context",
         "_ended",
+        "_endpoint",
+        "_error_type",
         "_event_content",
         "_finish_reasons",
         "_first_chunk_s",
         "_late_attributes",
-        "_metric_attributes",
         "_reasoning",
         "_response_model",
         "_rollup",
@@ -112,24 +114,13 @@ class ChatCall:
         self._saw_completed = False
         self._content_failed = False
         self._event_content: dict[str, str] | None = None
+        self._error_type: str | None = None
         # What the response says goes on the span in one batch at the end: one lock, one call.
         self._late_attributes: dict[str, Any] = {}
 
-        model_name = str(getattr(model, "model", "") or "")
-        provider, host, port = provider_and_server(
-            getattr(getattr(model, "_client", None), "base_url", None)
-        )
-        metric_attributes = {_OPERATION_NAME: OPERATION_CHAT, _PROVIDER_NAME: provider}
-        if model_name:
-            metric_attributes[_REQUEST_MODEL] = model_name
-        if host is not None:
-            metric_attributes[SERVER_ADDRESS] = host
-        if port is not None:
-            metric_attributes[SERVER_PORT] = port
-        if state.settings.emit_legacy_system:
-            metric_attributes[gen_ai.GEN_AI_SYSTEM] = provider
-        self._metric_attributes = metric_attributes
-        start_attributes = {**metric_attributes, **request_attributes(call, stream)}
+        endpoint = state.endpoints.endpoint(model)
+        self._endpoint = endpoint
+        start_attributes = request_attributes(call, stream, endpoint.attributes)
         # Parent and agent name from the Agents SDK bridge's span for the SDK's current span.
         parent, agent_name = chat_parent(current)
         rollup = parent.get(ROLLUP_KEY)  # the bridge's agent and workflow totals, if any
@@ -137,16 +128,12 @@ class ChatCall:
         self._agent_name = agent_name
         if agent_name:
             start_attributes[gen_ai.GEN_AI_AGENT_NAME] = agent_name
-        self.span = state.tracer.start_span(
-            f"{OPERATION_CHAT} {model_name}" if model_name else OPERATION_CHAT,
-            context=parent,
-            kind=SpanKind.CLIENT,
-            attributes=start_attributes,
+        span = self.span = state.tracer.start_span(
+            endpoint.span_name, context=parent, kind=SpanKind.CLIENT, attributes=start_attributes
         )
         state.open_calls.add(self)  # a stream still open at exit is ended before the flush
-        self._context = claim_inference(
-            trace.set_span_in_context(self.span, parent), {CALL_KEY: self}
-        )
+        # The span made current and our keys, in one copy of the parent context.
+        self._context = claim_inference(parent, {SPAN_KEY: span, CALL_KEY: self})
         if state.settings.capture.any:
             self._capture_request(call)
 
@@ -162,19 +149,22 @@ class ChatCall:
 
     # -- what the provider said (the model's fetch step) ----------------------------------
 
-    @guarded("reading the chat completion")
     def observe_completion(self, completion: Any) -> None:
-        self._response_identity(completion)
-        for choice in getattr(completion, "choices", None) or ():
-            self._finish_reason(choice)
-        self._observe_usage(getattr(completion, "usage", None))
+        try:
+            self._response_identity(completion)
+            for choice in getattr(completion, "choices", None) or ():
+                self._finish_reason(choice)
+            usage = getattr(completion, "usage", None)
+            if usage is not None:
+                self._observe_usage(usage)
+        except Exception as error:  # inline rather than @guarded: this runs on every call
+            report_failure("reading the chat completion", error)
 
     # Every streamed chunk passes the chunk proxy's relay (``stream._relay_chunks``), which does
     # the per-chunk work itself (a count and two attribute reads) and calls these only where
-    # there is more to read: the
-    # clock at the first chunk and when the chunks run out, not per chunk; usage and finish
-    # reasons only in a chunk without choices or one that finishes them (continuous-usage
-    # servers repeat the running total there).
+    # there is more to read: the clock at the first chunk and when the chunks run out, not per
+    # chunk; usage and finish reasons only in a chunk without choices or one that finishes them
+    # (continuous-usage servers repeat the running total there). The relay guards them.
 
     def first_chunk(self, chunk: Any) -> None:
         self._first_chunk_s = timeit.default_timer() - self._start
@@ -207,27 +197,29 @@ class ChatCall:
             self._response_model = _provider_text(response_model)
             self._late_attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = self._response_model
 
-    @guarded("reading token usage")
     def _observe_usage(self, usage: Any) -> None:
-        if usage is None:
-            return
-        input_tokens = _int_or_none(getattr(usage, "prompt_tokens", None))
-        output_tokens = _int_or_none(getattr(usage, "completion_tokens", None))
+        """A usage object (never None); a part that is not a whole number stays unknown."""
+        late = self._late_attributes
+        input_tokens = getattr(usage, "prompt_tokens", None)
+        if _is_count(input_tokens):
+            late[_INPUT_TOKENS] = input_tokens
+        else:
+            input_tokens = None
+        output_tokens = getattr(usage, "completion_tokens", None)
+        if _is_count(output_tokens):
+            late[_OUTPUT_TOKENS] = output_tokens
+        else:
+            output_tokens = None
         self._usage = (input_tokens, output_tokens)
         self._usage_seen = True
-        cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
-        reasoning = getattr(
-            getattr(usage, "completion_tokens_details", None), "reasoning_tokens", None
-        )
-        self._cached, self._reasoning = _int_or_none(cached), _int_or_none(reasoning)
-        for key, value in (
-            (gen_ai.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
-            (gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens),
-            (gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, self._cached),
-            (gen_ai.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, self._reasoning),
-        ):
-            if value is not None:
-                self._late_attributes[key] = value
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = None if details is None else getattr(details, "cached_tokens", None)
+        if _is_count(cached):
+            late[_CACHED_TOKENS] = self._cached = cached
+        details = getattr(usage, "completion_tokens_details", None)
+        reasoning = None if details is None else getattr(details, "reasoning_tokens", None)
+        if _is_count(reasoning):
+            late[_REASONING_TOKENS] = self._reasoning = reasoning
 
     # -- what the agent receives ---------------------------------------------------------
 
@@ -274,9 +266,8 @@ class ChatCall:
 
     @guarded("recording an error")
     def _record_error(self, error: BaseException) -> None:
-        kind = error_type(error)
+        kind = self._error_type = error_type(error)
         self.span.set_attribute(ERROR_TYPE, kind)
-        self._metric_attributes[ERROR_TYPE] = kind
         if isinstance(error, asyncio.CancelledError):
             self.span.set_status(Status(StatusCode.ERROR, "cancelled"))
             return
@@ -292,27 +283,44 @@ class ChatCall:
         self.span.set_attribute(STREAM_CLOSED_EARLY, True)
 
     def _end(self, completed: bool = False) -> None:
+        """Each part is contained on its own, inline (every call ends here, and a decorated
+        guard costs a frame): a failing one is reported and the others still run."""
         self._ended = True
         self._state.open_calls.discard(self)
         duration = timeit.default_timer() - self._start
-        cost = self._cost()
-        self._set_summary(completed)
-        self._record_metrics(duration, cost)
+        cost = None
+        try:
+            cost = self._cost()
+        except Exception as error:
+            report_failure("computing the cost", error)
+        try:
+            self._set_summary(completed)
+        except Exception as error:
+            report_failure("setting the response attributes", error)
+        try:
+            self._record_metrics(duration, cost)
+        except Exception as error:
+            report_failure("recording metrics", error)
         if self._rollup:
             self._roll_up(cost)
         if self._event_content:
             self._emit_content_event()
-        self._end_span()
+        try:
+            self.span.end()
+        except Exception as error:
+            report_failure("ending the span", error)
 
-    @guarded("setting the response attributes")
     def _set_summary(self, completed: bool) -> None:
         late = self._late_attributes
         if completed and not self._usage_seen:  # say so, rather than record zeros
             late[USAGE_MISSING] = True
-        if self._finish_reasons:
-            # a tuple: the SDK cleans a list attribute value at several times the cost
-            reasons = tuple(self._finish_reasons[i] for i in sorted(self._finish_reasons))
-            late[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+        reasons = self._finish_reasons
+        if reasons:  # by choice index; a tuple, as the SDK cleans a list at several times the cost
+            late[_FINISH_REASONS] = (
+                tuple(reasons.values())
+                if len(reasons) == 1
+                else tuple(reasons[index] for index in sorted(reasons))
+            )
         if self._first_chunk_s is not None:
             late[gen_ai.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_chunk_s
         if self._content_failed:
@@ -320,18 +328,17 @@ class ChatCall:
         if late:
             self.span.set_attributes(late)
 
-    @guarded("computing the cost", default=None)
     def _cost(self) -> float | None:
         """USD from the usage and the prices, set on the span; None when either is unknown."""
         pricing = self._state.pricing
         input_tokens, output_tokens = self._usage
         if pricing is None or input_tokens is None or output_tokens is None:
             return None
-        attributes = self._metric_attributes
+        endpoint = self._endpoint
         cost = pricing.cost(
-            attributes.get(gen_ai.GEN_AI_PROVIDER_NAME, ""),
+            endpoint.provider,
             self._response_model,
-            attributes.get(gen_ai.GEN_AI_REQUEST_MODEL),
+            endpoint.model_name or None,
             input_tokens,
             output_tokens,
             self._cached or 0,
@@ -346,22 +353,28 @@ class ChatCall:
         for totals in self._rollup:
             totals.add(cost, *self._usage)
 
-    @guarded("recording metrics")
-    def _record_metrics(self, duration: float, cost: float | None) -> None:
-        attributes = self._metric_attributes
-        if cost is not None:  # provider, request model and the agent (for "top agents by cost")
-            cost_attributes: dict[str, Any] = {
-                key: attributes[key]
-                for key in (gen_ai.GEN_AI_PROVIDER_NAME, gen_ai.GEN_AI_REQUEST_MODEL)
-                if key in attributes
-            }
-            if self._agent_name:
-                cost_attributes[gen_ai.GEN_AI_AGENT_NAME] = self._agent_name
-            self._state.metrics.record_cost(cost, cost_attributes, context=self._context)
+    def _metric_attributes(self) -> dict[str, Any]:
+        """The endpoint's attributes with what this call adds (response model, error type)."""
+        attributes = dict(self._endpoint.attributes)
         if self._response_model is not None:
             attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = self._response_model
+        if self._error_type is not None:
+            attributes[ERROR_TYPE] = self._error_type
+        return attributes
+
+    def _record_metrics(self, duration: float, cost: float | None) -> None:
         metrics = self._state.metrics
-        metrics.record_call(attributes, duration, *self._usage, context=self._context)
+        context = self._context
+        if cost is not None:  # provider, request model and the agent (for "top agents by cost")
+            endpoint = self._endpoint
+            cost_attributes: dict[str, Any] = {_PROVIDER_NAME: endpoint.provider}
+            if endpoint.model_name:
+                cost_attributes[_REQUEST_MODEL] = endpoint.model_name
+            if self._agent_name:
+                cost_attributes[gen_ai.GEN_AI_AGENT_NAME] = self._agent_name
+            metrics.record_cost(cost, cost_attributes, context=context)
+        attributes = self._metric_attributes()
+        metrics.record_call(attributes, duration, *self._usage, context=context)
         first_chunk_s = self._first_chunk_s
         if first_chunk_s is not None:
             ended_at = self._chunks_ended_at
@@ -370,19 +383,15 @@ class ChatCall:
                 if ended_at is not None and self._chunks > 1
                 else None
             )
-            metrics.record_chunk_timing(attributes, first_chunk_s, mean_gap, context=self._context)
+            metrics.record_chunk_timing(attributes, first_chunk_s, mean_gap, context=context)
 
     @guarded("emitting the content event")
     def _emit_content_event(self) -> None:
         """The conventions' event for content kept off the span (``EVENT_ONLY`` and friends)."""
-        attributes: dict[str, Any] = {**self._metric_attributes, **(self._event_content or {})}
+        attributes: dict[str, Any] = {**self._metric_attributes(), **(self._event_content or {})}
         self._state.event_logger.emit(
             event_name=_DETAILS_EVENT, attributes=attributes, context=self._context
         )
-
-    @guarded("ending the span")
-    def _end_span(self) -> None:
-        self.span.end()
 
     # -- content (only with capture on) --------------------------------------------------
 
@@ -427,8 +436,11 @@ _PROVIDER_TEXT_LIMIT = 256
 def _provider_text(value: str) -> str:
     """A provider's id, model or finish reason: bounded, and exportable as UTF-8 (a lone
     surrogate would make the OTLP encoder drop the attribute)."""
+    if len(value) <= _PROVIDER_TEXT_LIMIT and value.isascii():  # what providers send
+        return value
     return valid_unicode(value[:_PROVIDER_TEXT_LIMIT])
 
 
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _is_count(value: Any) -> bool:
+    """A token count: an int, not a bool (``True`` is an int to Python, not a count)."""
+    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))

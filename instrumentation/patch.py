@@ -15,7 +15,7 @@ from opentelemetry import context as otel_context
 
 from .call import CALL_KEY, ChatCall
 from .dedupe import inference_already_open
-from .guard import guarded
+from .guard import guarded, report_failure
 from .request import bind_arguments
 from .state import InstrumentationState
 from .stream import ObservedChunkStream, TracedEventStream
@@ -25,7 +25,6 @@ __all__ = ["fetch_response_wrapper", "get_response_wrapper", "stream_response_wr
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
-@guarded("starting the chat span")
 def _start_or_none(
     state: InstrumentationState,
     instance: Any,
@@ -33,11 +32,16 @@ def _start_or_none(
     kwargs: dict[str, Any],
     stream: bool,
 ) -> ChatCall | None:
-    """A new ChatCall, or None when we are switched off or another chat span is already open."""
-    current = otel_context.get_current()
-    if not state.active or current.get(CALL_KEY) is not None or inference_already_open(current):
+    """A new ChatCall, or None when we are switched off, another chat span is already open, or
+    starting failed (reported; contained inline, as this runs on every call)."""
+    try:
+        current = otel_context.get_current()
+        if not state.active or current.get(CALL_KEY) is not None or inference_already_open(current):
+            return None
+        return ChatCall(state, instance, bind_arguments(args, kwargs), stream, current)
+    except Exception as error:
+        report_failure("starting the chat span", error)
         return None
-    return ChatCall(state, instance, bind_arguments(args, kwargs), stream, current)
 
 
 def get_response_wrapper(state: InstrumentationState) -> Wrapper:

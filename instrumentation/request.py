@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from .semconv import PROVIDER_OPENAI_COMPATIBLE, SERVER_ADDRESS, SERVER_PORT, gen_ai
+from .semconv import OPERATION_CHAT, PROVIDER_OPENAI_COMPATIBLE, SERVER_ADDRESS, SERVER_PORT, gen_ai
 
 __all__ = [
     "CallArguments",
+    "Endpoint",
+    "EndpointCache",
     "bind_arguments",
     "provider_and_server",
     "request_attributes",
@@ -94,6 +96,63 @@ def _provider_and_server(base_url: str) -> tuple[str, str | None, int | None]:
     return PROVIDER_OPENAI_COMPATIBLE, host, port
 
 
+class Endpoint(NamedTuple):
+    """What a model instance means for each of its calls: the span name and the attributes that
+    also key the metrics (operation, provider, request model, server; ``gen_ai.system`` on
+    request). Shared by every call to the same model and server, so never changed."""
+
+    span_name: str
+    model_name: str
+    provider: str
+    attributes: Mapping[str, Any]
+
+
+class EndpointCache:
+    """Each model's ``Endpoint``, built once rather than on every call (a few microseconds:
+    the URL's text, its parse, five keys). Keyed by the model name and the identity of the
+    client's ``base_url`` object, so pointing the client elsewhere is seen at once; bounded."""
+
+    _LIMIT = 256
+
+    def __init__(self, legacy_system: bool) -> None:
+        self._legacy_system = legacy_system
+        self._entries: dict[tuple[str, int], tuple[object, Endpoint]] = {}
+
+    def endpoint(self, model: Any) -> Endpoint:
+        model_name = getattr(model, "model", "")
+        if type(model_name) is not str:
+            model_name = str(model_name or "")
+        base_url = getattr(getattr(model, "_client", None), "base_url", None)
+        key = (model_name, id(base_url))
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is base_url:
+            return entry[1]
+        endpoint = self._build(model_name, base_url)
+        if len(self._entries) >= self._LIMIT:  # a process talks to few models and servers
+            self._entries.clear()
+        self._entries[key] = (base_url, endpoint)  # holding base_url keeps its id unique
+        return endpoint
+
+    def _build(self, model_name: str, base_url: Any) -> Endpoint:
+        provider, host, port = provider_and_server(base_url)
+        attributes: dict[str, Any] = {_OPERATION: OPERATION_CHAT, _PROVIDER: provider}
+        if model_name:
+            attributes[_REQUEST_MODEL] = model_name
+        if host is not None:
+            attributes[SERVER_ADDRESS] = host
+        if port is not None:
+            attributes[SERVER_PORT] = port
+        if self._legacy_system:
+            attributes[gen_ai.GEN_AI_SYSTEM] = provider
+        span_name = f"{OPERATION_CHAT} {model_name}" if model_name else OPERATION_CHAT
+        return Endpoint(span_name, model_name, provider, attributes)
+
+
+_OPERATION = gen_ai.GEN_AI_OPERATION_NAME
+_PROVIDER = gen_ai.GEN_AI_PROVIDER_NAME
+_REQUEST_MODEL = gen_ai.GEN_AI_REQUEST_MODEL
+
+
 # ModelSettings field -> request attribute, for the plain scalar ones.
 _SCALAR_SETTINGS = (
     ("temperature", gen_ai.GEN_AI_REQUEST_TEMPERATURE),
@@ -112,11 +171,13 @@ _TOOL_CHOICE = "gen_ai.request.tool_choice"  # not in the conventions; named lik
 _PARALLEL_TOOL_CALLS = "gen_ai.request.parallel_tool_calls"  # likewise
 
 
-def request_attributes(call: CallArguments, stream: bool) -> dict[str, Any]:
-    """The request attributes that have a value. Straight-line on purpose: it runs on every call,
-    and most settings are None."""
+def request_attributes(
+    call: CallArguments, stream: bool, endpoint: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The endpoint's attributes and the request attributes that have a value, in one new dict.
+    Straight-line on purpose: it runs on every call, and most settings are None."""
     settings = call.model_settings
-    attributes: dict[str, Any] = {_STREAM: stream}
+    attributes: dict[str, Any] = {**endpoint, _STREAM: stream}
     for field, key in _SCALAR_SETTINGS:
         value = getattr(settings, field, None)
         if value is not None and isinstance(value, _SCALARS):

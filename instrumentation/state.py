@@ -15,6 +15,7 @@ from opentelemetry.trace import Tracer
 
 from .config import Settings
 from .metrics import ChatMetrics
+from .request import EndpointCache
 
 if TYPE_CHECKING:
     from .call import ChatCall
@@ -34,6 +35,10 @@ class InstrumentationState:
     active: bool = field(default=True)
     pricing: Pricing | None = None  # None: no cost is computed
     open_calls: set[ChatCall] = field(default_factory=set)  # started and not yet ended
+    endpoints: EndpointCache = field(init=False)  # each model's span name and fixed attributes
+
+    def __post_init__(self) -> None:
+        self.endpoints = EndpointCache(self.settings.emit_legacy_system)
 
     def end_open_calls(self) -> None:
         """End the spans of calls still open; run at interpreter exit, before the exit flush.
