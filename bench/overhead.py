@@ -10,7 +10,7 @@ in-process fake client returning prebuilt ChatCompletion objects, so what is tim
 own work plus ours, not HTTP. All modes share one TracerProvider with a SimpleSpanProcessor and
 an exporter that drops spans.
 
-The modes live side by side, so a round is one call of each, in rotating order, and each mode's
+The modes live side by side, so a round is one call of each, in shuffled order, and each mode's
 overhead is its time minus the baseline's *in the same round*. This machine's speed drifts by up
 to 2x over tens of milliseconds (a plain Python loop measured 13 to 25 ms), which swamped figures
 taken batch by batch; paired calls see the same speed. chatspan instruments the model class as a
@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import random
 import statistics
 import time
 import tracemalloc
@@ -251,6 +252,7 @@ class _Pass:
         self.times: dict[tuple[str, str], list[float]] = {}
         self.steady: dict[str, list[float]] = {}
         self.collection_us = 0.0
+        self._order = random.Random(2)  # seeded: the same orders every run
         self.instrumentor = ChatCompletionsInstrumentor()
         self.instrumentor.instrument(
             tracer_provider=tracer_provider,
@@ -264,8 +266,10 @@ class _Pass:
         names = list(self.models)
         self._collect()  # as after a first export interval; not counted
         for index in range(rounds):
-            order = names[index % 3 :] + names[: index % 3]
-            for name in order:
+            # A shuffled order, not a rotation: a call is slower after one that left more
+            # garbage or colder caches, and a rotation would have one mode follow another
+            # two rounds in three.
+            for name in self._order.sample(names, len(names)):
                 if name != self.mode:  # chatspan's hooks on the SDK's Scope are process-wide
                     unhook_scope()
                 try:
