@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 from agents import ModelSettings
 
-from chatspan.instrumentation.request import bind_arguments, provider_and_server
+from chatspan.exporters.scripted_backend import ScriptedBackend
+from chatspan.instrumentation.request import EndpointCache, bind_arguments, provider_and_server
+
+from .calls import make_model
 
 
 def test_positional_arguments_of_the_early_signature_bind():
@@ -49,3 +52,28 @@ def test_keyword_arguments_of_todays_signature_bind():
 )
 def test_provider_and_server(url, expected):
     assert provider_and_server(url) == expected
+
+
+def test_a_models_endpoint_is_built_once_and_again_when_its_client_moves():
+    endpoints = EndpointCache(legacy_system=False)
+    model = make_model(ScriptedBackend([]))
+    first = endpoints.endpoint(model)
+    assert first.span_name == "chat gpt-4o-mini"
+    assert dict(first.attributes) == {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "server.address": "api.openai.com",
+        "server.port": 443,
+    }
+    assert endpoints.endpoint(model) is first
+    model._client.base_url = "http://localhost:8000/v1/"  # a new URL object: seen at once
+    moved = endpoints.endpoint(model)
+    assert (moved.provider, moved.attributes["server.port"]) == ("openai_compatible", 8000)
+    model.model = "llama3"
+    assert endpoints.endpoint(model).span_name == "chat llama3"
+
+
+def test_the_legacy_system_attribute_joins_the_endpoint_when_asked():
+    endpoint = EndpointCache(legacy_system=True).endpoint(make_model(ScriptedBackend([])))
+    assert endpoint.attributes["gen_ai.system"] == "openai"
