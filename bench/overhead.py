@@ -36,7 +36,7 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from agents import ModelSettings
 from agents.models.interface import ModelTracing
@@ -219,23 +219,36 @@ _STEADY_FROM, _STEADY_TO = 10, 190
 _STEADY_EVENTS = _STEADY_TO - _STEADY_FROM
 
 
-async def _one_call(model: Any, workload: str, arguments: dict[str, Any]) -> tuple[float, float]:
-    """One call's time in µs, and for the 200-event stream its steady µs per event (else 0)."""
+class _Timing(NamedTuple):
+    """One call, in µs. Streams also say where the time went, to tell per-event cost from the
+    call's own start and end (which cost more after a long stream, for every mode)."""
+
+    total: float
+    first: float = 0.0  # streams: from the call to the first event
+    after_last: float = 0.0  # streams: from the last event to the stream's end
+    steady: float = 0.0  # the 200-event stream: per event, events 10 to 190
+
+
+async def _one_call(model: Any, workload: str, arguments: dict[str, Any]) -> _Timing:
     if workload == "get_response":
         start = time.perf_counter()
         await model.get_response(**arguments)
-        return (time.perf_counter() - start) * 1e6, 0.0
+        return _Timing((time.perf_counter() - start) * 1e6)
     model._client.chat.completions.stream_size = WORKLOADS[workload]
-    steady_start = steady = 0.0
+    steady_start = steady = first = 0.0
     seen = 0
-    start = time.perf_counter()
+    start = last = time.perf_counter()
     async for _event in model.stream_response(**arguments):
+        last = time.perf_counter()
         seen += 1
-        if seen == _STEADY_FROM:
-            steady_start = time.perf_counter()
+        if seen == 1:
+            first = last
+        elif seen == _STEADY_FROM:
+            steady_start = last
         elif seen == _STEADY_TO:
-            steady = (time.perf_counter() - steady_start) * 1e6 / _STEADY_EVENTS
-    return (time.perf_counter() - start) * 1e6, steady
+            steady = (last - steady_start) * 1e6 / _STEADY_EVENTS
+    end = time.perf_counter()
+    return _Timing((end - start) * 1e6, (first - start) * 1e6, (end - last) * 1e6, steady)
 
 
 class _Pass:
@@ -249,8 +262,7 @@ class _Pass:
             mode: OpenAIChatCompletionsModel(MODEL, openai_client=_FakeClient()),  # type: ignore[arg-type]
         }
         self.arguments = _arguments(PROMPT_2KB if mode == "on" else "What is the status?")
-        self.times: dict[tuple[str, str], list[float]] = {}
-        self.steady: dict[str, list[float]] = {}
+        self.timings: dict[tuple[str, str], list[_Timing]] = {}
         self.collection_us = 0.0
         self._order = random.Random(2)  # seeded: the same orders every run
         self.instrumentor = ChatCompletionsInstrumentor()
@@ -273,13 +285,11 @@ class _Pass:
                 if name != self.mode:  # chatspan's hooks on the SDK's Scope are process-wide
                     unhook_scope()
                 try:
-                    took, steady = await _one_call(self.models[name], workload, self.arguments)
+                    timing = await _one_call(self.models[name], workload, self.arguments)
                 finally:
                     hook_scope()
                 if keep:
-                    self.times.setdefault((name, workload), []).append(took)
-                    if workload == "stream_200":
-                        self.steady.setdefault(name, []).append(steady)
+                    self.timings.setdefault((name, workload), []).append(timing)
             if index % 20 == 19:
                 collection = self._collect()
                 self.collection_us += collection if keep else 0.0
@@ -294,10 +304,13 @@ class _Pass:
     def close(self) -> None:
         self.instrumentor.uninstrument()
 
-    def overheads(self, name: str, workload: str) -> list[float]:
-        """Per round: this mode's time minus the baseline's in the same round."""
-        base = self.times[("baseline", workload)]
-        return [t - b for t, b in zip(self.times[(name, workload)], base, strict=True)]
+    def times(self, name: str, workload: str, part: str = "total") -> list[float]:
+        return [getattr(timing, part) for timing in self.timings[(name, workload)]]
+
+    def overheads(self, name: str, workload: str, part: str = "total") -> list[float]:
+        """Per round: this mode's time (or ``part`` of it) minus the baseline's in that round."""
+        base = self.times("baseline", workload, part)
+        return [t - b for t, b in zip(self.times(name, workload, part), base, strict=True)]
 
 
 async def _measure(rounds: dict[str, int]) -> list[_Pass]:
@@ -363,7 +376,7 @@ def _report(passes: list[_Pass], rounds: dict[str, int]) -> None:
             shown = ("baseline", "bare", "off") if chatspan_pass.mode == "off" else ("on",)
             bare = statistics.median(chatspan_pass.overheads("bare", workload))
             for name in shown:
-                times = chatspan_pass.times[(name, workload)]
+                times = chatspan_pass.times(name, workload)
                 paired = chatspan_pass.overheads(name, workload)
                 median = statistics.median(paired)
                 overhead[(name, workload)] = median
@@ -382,13 +395,25 @@ def _report(passes: list[_Pass], rounds: dict[str, int]) -> None:
         " 200-event stream; median of the paired differences from the baseline):"
     )
     for chatspan_pass in passes:
-        base = chatspan_pass.steady["baseline"]
         if chatspan_pass.mode == "off":
-            print(f"  {'baseline':<9}{statistics.median(base):>7.2f} µs/event")
+            base = statistics.median(chatspan_pass.times("baseline", "stream_200", "steady"))
+            print(f"  {'baseline':<9}{base:>7.2f} µs/event")
         for name in ("bare", chatspan_pass.mode):
-            paired = [s - b for s, b in zip(chatspan_pass.steady[name], base, strict=True)]
+            paired = chatspan_pass.overheads(name, "stream_200", "steady")
             label = f"({chatspan_pass.mode} pass)"
             print(f"  {name:<9}{statistics.median(paired):>+7.2f} µs/event {label}")
+    print(
+        "\nwhere a stream's overhead lies (µs, median of the paired differences): before the"
+        " first event, after the last"
+    )
+    for workload in ("stream_20", "stream_200"):
+        for chatspan_pass in passes:
+            for name in ("bare", "off") if chatspan_pass.mode == "off" else ("on",):
+                first, after = (
+                    statistics.median(chatspan_pass.overheads(name, workload, part))
+                    for part in ("first", "after_last")
+                )
+                print(f"  {workload:<12}{name:<6}{first:>8.1f}{after:>8.1f}")
     print("\nmetrics recorded at collection, off the calls (collection µs / chatspan calls):")
     calls = sum(rounds.values())
     for chatspan_pass in passes:
