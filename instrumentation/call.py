@@ -363,8 +363,7 @@ class ChatCall:
         return attributes
 
     def _record_metrics(self, duration: float, cost: float | None) -> None:
-        metrics = self._state.metrics
-        context = self._context
+        cost_entry = None
         if cost is not None:  # provider, request model and the agent (for "top agents by cost")
             endpoint = self._endpoint
             cost_attributes: dict[str, Any] = {_PROVIDER_NAME: endpoint.provider}
@@ -372,9 +371,8 @@ class ChatCall:
                 cost_attributes[_REQUEST_MODEL] = endpoint.model_name
             if self._agent_name:
                 cost_attributes[gen_ai.GEN_AI_AGENT_NAME] = self._agent_name
-            metrics.record_cost(cost, cost_attributes, context=context)
-        attributes = self._metric_attributes()
-        metrics.record_call(attributes, duration, *self._usage, context=context)
+            cost_entry = (cost, cost_attributes)
+        chunk_timing = None
         first_chunk_s = self._first_chunk_s
         if first_chunk_s is not None:
             ended_at = self._chunks_ended_at
@@ -383,7 +381,11 @@ class ChatCall:
                 if ended_at is not None and self._chunks > 1
                 else None
             )
-            metrics.record_chunk_timing(attributes, first_chunk_s, mean_gap, context=context)
+            chunk_timing = (first_chunk_s, mean_gap)
+        attributes = self._metric_attributes()
+        self._state.metrics.record_chat(
+            self._context, attributes, duration, self._usage, chunk_timing, cost_entry
+        )
 
     @guarded("emitting the content event")
     def _emit_content_event(self) -> None:

@@ -50,15 +50,14 @@ def _histogram(
     )
 
 
-# At most this many queued entries per meter: one per ``record_*`` call, so 4096 streamed calls
-# with a cost (three entries each), more calls of other kinds. An entry is a short tuple; a call's
-# entries share its span context and attribute dicts, and keep neither the call nor its span.
-# Measured when full: 3.8 MB (streamed calls with a cost) to 7.5 MB (12,288 plain calls).
-MAX_PENDING = 3 * 4096
+# At most this many queued entries per meter: one per chat call. An entry is a short tuple; it
+# shares the call's attribute dicts and holds the span context, never the call or its span.
+# Measured when full: 3.9 MB (plain calls with a cost) to 4.4 MB (streamed ones).
+MAX_PENDING = 4096
 # Callback-only: it records the queue into the real instruments and observes nothing.
 _DRAIN = "chatspan.internal.metrics_drain"
 
-_Entry = tuple[Any, ...]  # (record now, span context, *values): see ChatMetrics.record_*
+_Entry = tuple[Any, ...]  # (record now, span context, *values): see ChatMetrics.record_chat
 
 
 class _Pending(deque[_Entry]):
@@ -75,19 +74,14 @@ class _Pending(deque[_Entry]):
         """The observable instrument's callback: record what is queued now, observe nothing."""
         self.limit = MAX_PENDING
         popleft = self.popleft
-        last: trace.SpanContext | None = None
-        context: Context | None = None
         for _ in range(len(self)):  # only what is here now: later entries wait for the next one
             try:
                 record, span_context, *values = popleft()
             except IndexError:
                 break
             try:
-                if span_context is not last:  # a call's entries are usually next to each other
-                    last = span_context
-                    # what the exemplar filter and reservoir read: the call's trace and span ids
-                    context = trace.set_span_in_context(trace.NonRecordingSpan(span_context))
-                record(*values, context)
+                # what the exemplar filter and reservoir read: the call's trace and span ids
+                record(*values, trace.set_span_in_context(trace.NonRecordingSpan(span_context)))
             except Exception as error:  # never into the SDK's collection; go on with the rest
                 report_failure("recording queued metrics", error)
         return ()
@@ -114,17 +108,14 @@ def _pending_for(meter: Meter) -> _Pending:
     return pending
 
 
-def _span_context(context: Context | None) -> trace.SpanContext:
-    """All the exemplar needs of ``context``: not the context itself, which holds the call."""
-    span = (context if context is not None else get_current()).get(SPAN_KEY)
-    return span.get_span_context() if span is not None else trace.INVALID_SPAN_CONTEXT
+_NO_SPAN = trace.INVALID_SPAN_CONTEXT
 
 
 class ChatMetrics:
-    """The four histograms and the cost counter of a chat call; ``record_*`` take the span's
-    context for exemplars, and queue their values until the next collection (module docstring).
-
-    The attribute mappings are kept until then: callers pass mappings they no longer change.
+    """The four histograms and the cost counter of a chat call; ``record_chat`` takes the span's
+    context for exemplars, and queues the call's values until the next collection (module
+    docstring). The attribute mappings are kept until then: callers pass mappings they no
+    longer change.
     """
 
     def __init__(self, meter: Meter) -> None:
@@ -157,65 +148,52 @@ class ChatMetrics:
             _COST, unit="USD", description="Cost of GenAI calls, from token usage and prices."
         )
         self._pending = _pending_for(meter)
-        # bound once: an entry holds its ChatMetrics through these until it is drained
-        self._cost_now: Callable[..., None] = self._record_cost
-        self._call_now: Callable[..., None] = self._record_call
-        self._chunks_now: Callable[..., None] = self._record_chunk_timing
+        # bound once: an entry holds its ChatMetrics through this until it is drained
+        self._chat_now: Callable[..., None] = self._record_chat
 
-    def record_cost(self, cost_usd: float, attributes: Mapping[str, Any], context: Context) -> None:
-        """``attributes``: provider, request model and, when known, the agent's name."""
-        self._later(self._cost_now, context, cost_usd, attributes)
-
-    def record_call(
+    def record_chat(
         self,
+        context: Context | None,
         attributes: Mapping[str, Any],
         duration_s: float,
-        input_tokens: int | None,
-        output_tokens: int | None,
-        context: Context,
+        tokens: tuple[int | None, int | None],
+        chunk_timing: tuple[float, float | None] | None = None,
+        cost: tuple[float, Mapping[str, Any]] | None = None,
     ) -> None:
-        self._later(self._call_now, context, attributes, duration_s, input_tokens, output_tokens)
+        """Everything one chat call records, as one queued entry.
 
-    def record_chunk_timing(
-        self,
-        attributes: Mapping[str, Any],
-        first_chunk_s: float,
-        mean_chunk_gap_s: float | None,
-        context: Context,
-    ) -> None:
-        """Time to first chunk, and the stream's mean gap between later chunks.
-
-        The conventions record a value for every chunk after the first; at several microseconds
-        per SDK histogram record that would cost more than the rest of our per-event work many
-        times over, so a stream records its mean gap once (see the README, "Metrics").
+        ``tokens``: input and output, each None when the provider sent none (no zero is
+        invented). ``chunk_timing``: a stream's time to first chunk and mean gap between later
+        chunks (None when it has no end). The conventions record a value for every chunk after
+        the first; at several microseconds per SDK histogram record that would cost more than
+        the rest of our per-event work many times over, so a stream records its mean gap once
+        (see the README, "Metrics"). ``cost``: USD and its attributes (provider, request model
+        and, when known, the agent's name).
         """
-        self._later(self._chunks_now, context, attributes, first_chunk_s, mean_chunk_gap_s)
-
-    def _later(self, record: Callable[..., None], context: Context | None, *values: Any) -> None:
-        """Queue ``values`` for ``record`` at the next collection; record now if the queue is
-        full or not open yet (its ``limit`` is racy by a few entries across threads: harmless)."""
         pending = self._pending
+        # `limit` is racy by a few entries across threads: harmless
         if len(pending) < pending.limit:
-            pending.append((record, _span_context(context), *values))
-        else:
-            record(*values, context)
+            span = (context if context is not None else get_current()).get(SPAN_KEY)
+            span_context = span.get_span_context() if span is not None else _NO_SPAN
+            pending.append(
+                (self._chat_now, span_context, attributes, duration_s, tokens, chunk_timing, cost)
+            )
+        else:  # full, or not open yet: straight into the SDK
+            self._record_chat(attributes, duration_s, tokens, chunk_timing, cost, context)
 
     # -- into the instruments: at collection (drain), or at once when not queued -------------
 
-    def _record_cost(
-        self, cost_usd: float, attributes: Mapping[str, Any], context: Context | None
-    ) -> None:
-        self.cost.add(cost_usd, attributes, context=context)
-
-    def _record_call(
+    def _record_chat(
         self,
         attributes: Mapping[str, Any],
         duration_s: float,
-        input_tokens: int | None,
-        output_tokens: int | None,
+        tokens: tuple[int | None, int | None],
+        chunk_timing: tuple[float, float | None] | None,
+        cost: tuple[float, Mapping[str, Any]] | None,
         context: Context | None,
     ) -> None:
         self.duration.record(max(duration_s, 0.0), attributes, context=context)
+        input_tokens, output_tokens = tokens
         if input_tokens is not None:
             self.token_usage.record(
                 input_tokens, {**attributes, gen_ai.GEN_AI_TOKEN_TYPE: TOKEN_INPUT}, context=context
@@ -226,19 +204,15 @@ class ChatMetrics:
                 {**attributes, gen_ai.GEN_AI_TOKEN_TYPE: TOKEN_OUTPUT},
                 context=context,
             )
-
-    def _record_chunk_timing(
-        self,
-        attributes: Mapping[str, Any],
-        first_chunk_s: float,
-        mean_chunk_gap_s: float | None,
-        context: Context | None,
-    ) -> None:
-        self.time_to_first_chunk.record(max(first_chunk_s, 0.0), attributes, context=context)
-        if mean_chunk_gap_s is not None:
-            self.time_per_output_chunk.record(
-                max(mean_chunk_gap_s, 0.0), attributes, context=context
-            )
+        if chunk_timing is not None:
+            first_chunk_s, mean_chunk_gap_s = chunk_timing
+            self.time_to_first_chunk.record(max(first_chunk_s, 0.0), attributes, context=context)
+            if mean_chunk_gap_s is not None:
+                self.time_per_output_chunk.record(
+                    max(mean_chunk_gap_s, 0.0), attributes, context=context
+                )
+        if cost is not None:
+            self.cost.add(cost[0], cost[1], context=context)
 
 
 # The agent-level histograms, named as opentelemetry-util-genai's `_instruments.py` names them

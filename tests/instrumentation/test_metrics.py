@@ -148,9 +148,9 @@ def call_context(tracer_provider):
 
 
 def _record_a_streamed_call(chat_metrics: ChatMetrics, context) -> None:
-    chat_metrics.record_cost(0.25, COST_ATTRIBUTES, context=context)
-    chat_metrics.record_call(ATTRIBUTES, 1.5, 120, 30, context=context)
-    chat_metrics.record_chunk_timing(ATTRIBUTES, 0.3, 0.02, context=context)
+    chat_metrics.record_chat(
+        context, ATTRIBUTES, 1.5, (120, 30), chunk_timing=(0.3, 0.02), cost=(0.25, COST_ATTRIBUTES)
+    )
 
 
 def _points(metrics: dict, name: str) -> list:
@@ -159,7 +159,7 @@ def _points(metrics: dict, name: str) -> list:
 
 def test_queued_values_arrive_in_the_next_collection(chat_metrics, metric_reader, call_context):
     _record_a_streamed_call(chat_metrics, call_context)
-    assert len(chat_metrics._pending) == 3  # queued, not yet in the SDK
+    assert len(chat_metrics._pending) == 1  # one entry for the call, not yet in the SDK
     metrics = _metrics(metric_reader)
     assert len(chat_metrics._pending) == 0
     assert set(metrics) == CHAT_METRIC_NAMES  # and nothing from the drain instrument
@@ -178,8 +178,7 @@ def test_queued_values_arrive_in_the_next_collection(chat_metrics, metric_reader
     (cost,) = _points(metrics, "chatspan.client.cost")
     assert (cost.value, dict(cost.attributes)) == (0.25, COST_ATTRIBUTES)
 
-    chat_metrics.record_call(ATTRIBUTES, 0.5, None, None, context=call_context)
-    chat_metrics.record_chunk_timing(ATTRIBUTES, 0.1, None, context=call_context)
+    chat_metrics.record_chat(call_context, ATTRIBUTES, 0.5, (None, None), chunk_timing=(0.1, None))
     metrics = _metrics(metric_reader)  # cumulative: the second call adds to the first
     assert _points(metrics, "gen_ai.client.operation.duration")[0].count == 2
     assert _points(metrics, "gen_ai.client.operation.time_to_first_chunk")[0].count == 2
@@ -196,10 +195,10 @@ def test_the_drain_instrument_exports_nothing(chat_metrics, metric_reader, meter
 def test_until_a_first_collection_values_go_straight_to_the_sdk(meter_provider, metric_reader):
     chat_metrics = ChatMetrics(meter_provider.get_meter("test"))
     for _ in range(3):  # a reader that never collects: nothing is held back
-        chat_metrics.record_call(ATTRIBUTES, 1.0, 1, 1, context=None)
+        chat_metrics.record_chat(None, ATTRIBUTES, 1.0, (1, 1))
     assert len(chat_metrics._pending) == 0
     without_reader = ChatMetrics(MeterProvider().get_meter("test"))
-    without_reader.record_cost(1.0, COST_ATTRIBUTES, context=None)
+    without_reader.record_chat(None, ATTRIBUTES, 1.0, (1, 1), cost=(1.0, COST_ATTRIBUTES))
     assert len(without_reader._pending) == 0
     (duration,) = _points(_metrics(metric_reader), "gen_ai.client.operation.duration")
     assert duration.count == 3
@@ -218,7 +217,7 @@ def test_a_full_queue_records_at_once_and_drops_nothing(
         lambda *args, **kwargs: (recorded_at_once.append(1), add(*args, **kwargs)),
     )
     for _ in range(8 + 5):
-        chat_metrics.record_cost(1.0, COST_ATTRIBUTES, context=call_context)
+        chat_metrics.record_chat(call_context, ATTRIBUTES, 1.0, (1, 1), cost=(1.0, COST_ATTRIBUTES))
     assert len(chat_metrics._pending) == 8  # stays at the bound
     assert len(recorded_at_once) == 5  # the extra ones went into the SDK on the call
     (cost,) = _points(_metrics(metric_reader), "chatspan.client.cost")
@@ -230,12 +229,12 @@ def test_a_failing_entry_is_reported_once_and_the_rest_still_arrive(
     chat_metrics, metric_reader, monkeypatch, caplog, call_context
 ):
     monkeypatch.setattr(guard, "_warned", set())
-    chat_metrics.record_call(ATTRIBUTES, "not a number", 1, 1, context=call_context)  # type: ignore[arg-type]
-    chat_metrics.record_call(ATTRIBUTES, 2.0, None, None, context=call_context)
+    chat_metrics.record_chat(call_context, ATTRIBUTES, "not a number", (1, 1))  # type: ignore[arg-type]
+    chat_metrics.record_chat(call_context, ATTRIBUTES, 2.0, (None, None))
     with caplog.at_level(logging.DEBUG, logger="chatspan"):
         metrics = _metrics(metric_reader)
-        chat_metrics.record_call(ATTRIBUTES, "again", None, None, context=call_context)  # type: ignore[arg-type]
-        chat_metrics.record_call(ATTRIBUTES, 3.0, None, None, context=call_context)
+        chat_metrics.record_chat(call_context, ATTRIBUTES, "again", (None, None))  # type: ignore[arg-type]
+        chat_metrics.record_chat(call_context, ATTRIBUTES, 3.0, (None, None))
         later = _metrics(metric_reader)
     (duration,) = _points(metrics, "gen_ai.client.operation.duration")
     assert (duration.count, duration.sum) == (1, 2.0)
@@ -250,7 +249,7 @@ def test_a_failing_entry_is_reported_once_and_the_rest_still_arrive(
 def test_exemplars_carry_the_calls_trace_and_span(chat_metrics, metric_reader, tracer_provider):
     with tracer_provider.get_tracer("test").start_as_current_span("chat") as span:
         context = trace.set_span_in_context(span)
-    chat_metrics.record_call(ATTRIBUTES, 1.5, 10, None, context=context)  # after the span ended
+    chat_metrics.record_chat(context, ATTRIBUTES, 1.5, (10, None))  # after the span ended
     with tracer_provider.get_tracer("test").start_as_current_span("collector"):
         metrics = _metrics(metric_reader)  # not the collecting thread's current span
     expected = span.get_span_context()
@@ -273,10 +272,10 @@ def test_two_chat_metrics_on_one_meter_both_drain_without_warnings(
     with caplog.at_level(logging.DEBUG, logger="opentelemetry"):
         first = ChatMetrics(meter)
         metric_reader.get_metrics_data()
-        first.record_call(ATTRIBUTES, 1.0, None, None, context=call_context)
+        first.record_chat(call_context, ATTRIBUTES, 1.0, (None, None))
         del first  # as after uninstrument(): its queued value still arrives
         second = ChatMetrics(meter)  # as after instrument() again
-        second.record_call(ATTRIBUTES, 2.0, None, None, context=call_context)
+        second.record_chat(call_context, ATTRIBUTES, 2.0, (None, None))
         assert len(second._pending) == 2
         (duration,) = _points(_metrics(metric_reader), "gen_ai.client.operation.duration")
     assert (duration.count, duration.sum) == (2, 3.0)
@@ -290,7 +289,9 @@ def test_values_recorded_from_many_threads_while_collecting_all_arrive(
 
     def record() -> None:
         for _ in range(calls):
-            chat_metrics.record_cost(1.0, COST_ATTRIBUTES, context=call_context)
+            chat_metrics.record_chat(
+                call_context, ATTRIBUTES, 1.0, (None, None), cost=(1.0, COST_ATTRIBUTES)
+            )
 
     workers = [threading.Thread(target=record) for _ in range(threads)]
     for worker in workers:
@@ -309,7 +310,7 @@ async def test_a_call_after_a_first_collection_is_queued_and_arrives_with_its_ex
     instrumentor = instrument()
     metric_reader.get_metrics_data()
     await stream_events(make_model(ScriptedBackend([many_text_chunks(10)])))
-    assert len(instrumentor._state.metrics._pending) == 3  # cost, call, chunk timing
+    assert len(instrumentor._state.metrics._pending) == 1  # the call: cost, tokens, timing
     metrics = _metrics(metric_reader)
     assert len(instrumentor._state.metrics._pending) == 0
     (span,) = span_exporter.get_finished_spans()
