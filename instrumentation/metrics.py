@@ -163,12 +163,12 @@ class ChatMetrics:
         """Everything one chat call records, as one queued entry.
 
         ``tokens``: input and output, each None when the provider sent none (no zero is
-        invented). ``chunk_timing``: a stream's time to first chunk and mean gap between later
-        chunks (None when it has no end). The conventions record a value for every chunk after
-        the first; at several microseconds per SDK histogram record that would cost more than
-        the rest of our per-event work many times over, so a stream records its mean gap once
-        (see the README, "Metrics"). ``cost``: USD and its attributes (provider, request model
-        and, when known, the agent's name).
+        invented). ``chunk_timing``: a stream's time to first chunk and its mean gap between
+        later chunks (the gap None when the chunks had no end). The conventions record a value
+        for every chunk after the first; at several microseconds per SDK histogram record that
+        would cost more than the rest of our per-event work many times over, so a stream records
+        its mean gap once (see the README, "Metrics"). ``cost``: USD and its attributes
+        (provider, request model and, when known, the agent's name).
         """
         pending = self._pending
         # `limit` is racy by a few entries across threads: harmless
