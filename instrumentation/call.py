@@ -44,8 +44,6 @@ __all__ = ["CALL_KEY", "COMPLETED_EVENT", "ChatCall", "error_type"]
 CALL_KEY = otel_context.create_key("chatspan.chat_call")
 COMPLETED_EVENT = "response.completed"  # the terminal stream event: output items and usage
 _DETAILS_EVENT = "gen_ai.client.inference.operation.details"
-_PROVIDER_NAME = gen_ai.GEN_AI_PROVIDER_NAME
-_REQUEST_MODEL = gen_ai.GEN_AI_REQUEST_MODEL
 _INPUT_TOKENS = gen_ai.GEN_AI_USAGE_INPUT_TOKENS
 _OUTPUT_TOKENS = gen_ai.GEN_AI_USAGE_OUTPUT_TOKENS
 _CACHED_TOKENS = gen_ai.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
@@ -365,12 +363,9 @@ class ChatCall:
     def _record_metrics(self, duration: float, cost: float | None) -> None:
         cost_entry = None
         if cost is not None:  # provider, request model and the agent (for "top agents by cost")
-            endpoint = self._endpoint
-            cost_attributes: dict[str, Any] = {_PROVIDER_NAME: endpoint.provider}
-            if endpoint.model_name:
-                cost_attributes[_REQUEST_MODEL] = endpoint.model_name
+            cost_attributes = self._endpoint.cost_attributes
             if self._agent_name:
-                cost_attributes[gen_ai.GEN_AI_AGENT_NAME] = self._agent_name
+                cost_attributes = {**cost_attributes, gen_ai.GEN_AI_AGENT_NAME: self._agent_name}
             cost_entry = (cost, cost_attributes)
         chunk_timing = None
         first_chunk_s = self._first_chunk_s
@@ -438,8 +433,6 @@ _PROVIDER_TEXT_LIMIT = 256
 def _provider_text(value: str) -> str:
     """A provider's id, model or finish reason: bounded, and exportable as UTF-8 (a lone
     surrogate would make the OTLP encoder drop the attribute)."""
-    if len(value) <= _PROVIDER_TEXT_LIMIT and value.isascii():  # what providers send
-        return value
     return valid_unicode(value[:_PROVIDER_TEXT_LIMIT])
 
 

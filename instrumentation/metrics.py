@@ -108,9 +108,6 @@ def _pending_for(meter: Meter) -> _Pending:
     return pending
 
 
-_NO_SPAN = trace.INVALID_SPAN_CONTEXT
-
-
 class ChatMetrics:
     """The four histograms and the cost counter of a chat call; ``record_chat`` takes the span's
     context for exemplars, and queues the call's values until the next collection (module
@@ -174,7 +171,9 @@ class ChatMetrics:
         # `limit` is racy by a few entries across threads: harmless
         if len(pending) < pending.limit:
             span = (context if context is not None else get_current()).get(SPAN_KEY)
-            span_context = span.get_span_context() if span is not None else _NO_SPAN
+            span_context = (
+                span.get_span_context() if span is not None else trace.INVALID_SPAN_CONTEXT
+            )
             pending.append(
                 (self._chat_now, span_context, attributes, duration_s, tokens, chunk_timing, cost)
             )

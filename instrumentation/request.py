@@ -97,14 +97,16 @@ def _provider_and_server(base_url: str) -> tuple[str, str | None, int | None]:
 
 
 class Endpoint(NamedTuple):
-    """What a model instance means for each of its calls: the span name and the attributes that
+    """What a model instance means for each of its calls: the span name, the attributes that
     also key the metrics (operation, provider, request model, server; ``gen_ai.system`` on
-    request). Shared by every call to the same model and server, so never changed."""
+    request) and those the cost counter starts from (provider, request model). Shared by every
+    call to the same model and server, so never changed."""
 
     span_name: str
     model_name: str
     provider: str
     attributes: Mapping[str, Any]
+    cost_attributes: Mapping[str, Any]
 
 
 class EndpointCache:
@@ -144,8 +146,11 @@ class EndpointCache:
             attributes[SERVER_PORT] = port
         if self._legacy_system:
             attributes[gen_ai.GEN_AI_SYSTEM] = provider
+        cost_attributes = {_PROVIDER: provider}
+        if model_name:
+            cost_attributes[_REQUEST_MODEL] = model_name
         span_name = f"{OPERATION_CHAT} {model_name}" if model_name else OPERATION_CHAT
-        return Endpoint(span_name, model_name, provider, attributes)
+        return Endpoint(span_name, model_name, provider, attributes, cost_attributes)
 
 
 _OPERATION = gen_ai.GEN_AI_OPERATION_NAME

@@ -241,6 +241,28 @@ def reply_with_usage(body: dict[str, Any]) -> Any:
 
 
 @pytest.mark.usefixtures("sdk_tracing")
+async def test_the_cost_counter_names_the_agent_each_call_was_for(
+    instrument, tracer_provider, metric_reader
+):
+    instrument()
+    metric_reader.get_metrics_data()  # from here values queue, holding their attribute dicts
+    agent = weather_agents(tracer_provider.get_tracer("tools"))
+    model = planned_model(ScriptedBackend(fallback=reply_with_usage))
+    for each in (agent, *agent.handoffs):
+        each.model = model
+    await Runner.run(agent, "Weather in Paris?")
+    by_agent = {
+        point.attributes["gen_ai.agent.name"]: (point.value, dict(point.attributes))
+        for point in _cost_points(metric_reader)
+    }
+    base = {"gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini"}
+    assert by_agent == {  # triage calls once, weather twice
+        "triage": (pytest.approx(GPT_4O_MINI_COST), {**base, "gen_ai.agent.name": "triage"}),
+        "weather": (pytest.approx(GPT_4O_MINI_COST * 2), {**base, "gen_ai.agent.name": "weather"}),
+    }
+
+
+@pytest.mark.usefixtures("sdk_tracing")
 @pytest.mark.parametrize("streamed", [False, True], ids=["run", "run_streamed"])
 async def test_agent_and_workflow_spans_carry_the_sums_of_their_chat_spans(
     instrument, span_exporter, tracer_provider, streamed

@@ -115,6 +115,21 @@ async def test_failures_carry_error_type(instrument, metric_reader, streamed):
     assert point.attributes["error.type"] == "openai.InternalServerError"
 
 
+async def test_an_error_stays_with_its_call_on_a_shared_model(instrument, metric_reader):
+    """A model's fixed attributes are shared by its calls; one call's error.type is its own."""
+    instrument()
+    metric_reader.get_metrics_data()  # values queue from here, holding their attribute dicts
+    model = make_model(ScriptedBackend([HttpError(503), completion(usage=USAGE)]))
+    with pytest.raises(openai.InternalServerError):
+        await get_response(model)
+    await get_response(model)
+    points = _metrics(metric_reader)["gen_ai.client.operation.duration"].data.data_points
+    assert sorted(p.attributes.get("error.type", "") for p in points) == [
+        "",
+        "openai.InternalServerError",
+    ]
+
+
 # -- ChatMetrics: queued on the call path, recorded when a reader collects ----------------------
 
 ATTRIBUTES = {

@@ -66,6 +66,10 @@ def test_a_models_endpoint_is_built_once_and_again_when_its_client_moves():
         "server.address": "api.openai.com",
         "server.port": 443,
     }
+    assert dict(first.cost_attributes) == {
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+    }
     assert endpoints.endpoint(model) is first
     model._client.base_url = "http://localhost:8000/v1/"  # a new URL object: seen at once
     moved = endpoints.endpoint(model)
