@@ -205,7 +205,9 @@ def request_attributes(
         parallel = getattr(settings, "parallel_tool_calls", None)
         if isinstance(parallel, _SCALARS):
             attributes[_PARALLEL_TOOL_CALLS] = parallel
-    attributes[_OUTPUT_TYPE] = _output_type(call.output_schema)
+    output_type = _output_type(call.output_schema, extra_args)
+    if output_type is not None:
+        attributes[_OUTPUT_TYPE] = output_type
     conversation_id = call.conversation_id
     if conversation_id is not None and isinstance(conversation_id, _SCALARS):
         attributes[_CONVERSATION_ID] = conversation_id
@@ -238,15 +240,26 @@ def _tool_choice(choice: Any) -> str | None:
     return "function" if isinstance(name, str) else None
 
 
-def _output_type(output_schema: Any) -> str:
-    if output_schema is None:
-        return _TEXT
-    is_plain_text = getattr(output_schema, "is_plain_text", None)
-    try:
-        plain = bool(is_plain_text()) if callable(is_plain_text) else False
-    except Exception:
-        plain = False
-    return _TEXT if plain else _JSON
+def _output_type(output_schema: Any, extra_args: Any) -> str | None:
+    """The output format the request asks for, as the conventions want it: only when it asks
+    for one. The SDK sends ``response_format`` for a structured output schema, never for plain
+    text; a caller may also pass one through ``extra_args``."""
+    if output_schema is not None:
+        is_plain_text = getattr(output_schema, "is_plain_text", None)
+        try:
+            plain = bool(is_plain_text()) if callable(is_plain_text) else False
+        except Exception:
+            plain = False
+        if not plain:
+            return _JSON
+    if extra_args and isinstance(extra_args, Mapping):
+        response_format = extra_args.get("response_format")
+        kind = response_format.get("type") if isinstance(response_format, Mapping) else None
+        if kind == "text":
+            return _TEXT
+        if kind in ("json_object", "json_schema"):
+            return _JSON
+    return None
 
 
 def server_attributes(host: str | None, port: int | None) -> list[tuple[str, Any]]:

@@ -40,7 +40,6 @@ async def test_text_answer_records_request_response_and_usage(instrument, span_e
         "gen_ai.provider.name": "openai",
         "gen_ai.request.model": "gpt-4o-mini",
         "gen_ai.request.stream": False,
-        "gen_ai.output.type": "text",
         "server.address": "api.openai.com",
         "server.port": 443,
         "gen_ai.response.id": "chatcmpl-42",
@@ -108,6 +107,42 @@ async def test_structured_output_is_output_type_json(instrument, span_exporter, 
     await get_response(make_model(backend), output_schema=AgentOutputSchema(Forecast))
     (span,) = span_exporter.get_finished_spans()
     assert span.attributes["gen_ai.output.type"] == "json"
+    assert backend.requests[0]["response_format"]["type"] == "json_schema"
+
+
+async def test_no_output_type_when_the_request_asks_for_no_format(
+    instrument, span_exporter, backend
+):
+    """The conventions set gen_ai.output.type only when the request includes an output format;
+    the SDK sends none for plain text, with or without a schema object."""
+    from agents.agent_output import AgentOutputSchema
+
+    instrument()
+    backend.add(completion(), completion())
+    await get_response(make_model(backend))
+    await get_response(make_model(backend), output_schema=AgentOutputSchema(str))
+    for span in span_exporter.get_finished_spans():
+        assert "gen_ai.output.type" not in span.attributes
+    assert all("response_format" not in request for request in backend.requests)
+
+
+@pytest.mark.skipif(
+    "extra_args" not in {f.name for f in dataclasses.fields(ModelSettings)},
+    reason="ModelSettings.extra_args arrived after openai-agents 0.0.11",
+)
+@pytest.mark.parametrize(
+    ("response_format", "expected"),
+    [({"type": "json_object"}, "json"), ({"type": "text"}, "text"), ("odd", None)],
+)
+async def test_output_type_from_a_response_format_in_extra_args(
+    instrument, span_exporter, backend, response_format, expected
+):
+    instrument()
+    backend.add(completion())
+    settings = ModelSettings(extra_args={"response_format": response_format})
+    await get_response(make_model(backend), settings=settings)
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes.get("gen_ai.output.type") == expected
 
 
 async def test_tool_calls_finish_reason(instrument, span_exporter, backend):
