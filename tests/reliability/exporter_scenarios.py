@@ -305,8 +305,10 @@ class _Run:
     def outcome(
         self, healthy: tuple[int, ...], faulty: tuple[int, ...], before: int | None = None
     ) -> Outcome:
+        """Let the agent go past its last phase and exit; what it and the receiver saw."""
         assert self.agent is not None
         budget = self.sizes.exit_budget_ms / 1000
+        self.agent.command("next")  # past the last phase: the agent exits
         flush_seconds, exit_seconds, returncode, stderr = self.agent.finish(
             budget + STARTUP_TIMEOUT
         )

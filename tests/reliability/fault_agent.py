@@ -8,8 +8,10 @@ on the scripted backend, so a call costs milliseconds and any slowdown an export
 ``python fault_agent.py --calls N --phases P`` makes one warm-up run (it configures the exporters),
 then P phases of N ``Runner.run`` calls, each timed. After each phase it prints
 ``{"phase": i, "latencies": [seconds, ...]}`` and reads commands from stdin until ``next``:
-``flush`` flushes the tracer provider and answers ``{"flushed": ok}``. After the last phase it
-prints ``{"event": "exiting"}`` and returns; an ``atexit`` handler registered before chatspan's (so
+``flush`` flushes the tracer provider and answers ``{"flushed": ok}``. The last phase waits too,
+so a test can see spans arrive while the process still runs (else they would race the bounded
+flush at exit, behind an export still retrying an earlier fault). On that ``next`` it prints
+``{"event": "exiting"}`` and returns; an ``atexit`` handler registered before chatspan's (so
 it runs after it) prints ``{"event": "flushed at exit"}``. The test times chatspan's bounded flush
 between those two lines, and the interpreter's whole exit up to the end of the process.
 Agents are named ``phase-<i>``, so the receiver can tell which phase a span came from.
@@ -67,8 +69,7 @@ async def main(calls: int, phases: int) -> None:
     for phase in range(1, phases + 1):
         latencies = await _timed_runs(model, f"phase-{phase}", calls)
         _say({"phase": phase, "latencies": latencies})
-        if phase < phases:
-            await asyncio.to_thread(_await_next)
+        await asyncio.to_thread(_await_next)
     _say({"event": "exiting"})
 
 
