@@ -50,7 +50,6 @@ TOOL_TYPE_EXTENSION = "extension"  # runs elsewhere: an MCP server's tool
 
 OPERATION_INVOKE_AGENT = gen_ai.GenAiOperationNameValues.INVOKE_AGENT.value
 OPERATION_EXECUTE_TOOL = gen_ai.GenAiOperationNameValues.EXECUTE_TOOL.value
-_TEXT = gen_ai.GenAiOutputTypeValues.TEXT.value
 _JSON = gen_ai.GenAiOutputTypeValues.JSON.value
 _OPENAI = gen_ai.GenAiProviderNameValues.OPENAI.value
 
@@ -148,7 +147,9 @@ def _open_operation(operation: str, name_key: str, fallback: str) -> Callable[[A
 
 def _close_agent(data: Any, capture: Capture) -> Closing:
     output_type = _text(data, "output_type")
-    kind = None if output_type is None else (_TEXT if output_type == "str" else _JSON)
+    # As on the chat span: only an output format the agent asks for. Plain text (the SDK's
+    # default, "str") asks for none; chatspan.agent.output_type still names it.
+    kind = None if output_type is None or output_type == "str" else _JSON
     return Closing(
         [
             (AGENT_TOOLS, _names(getattr(data, "tools", None))),

@@ -102,7 +102,6 @@ async def test_agent_tool_and_handoff_spans_carry_the_conventions_attributes(
         "chatspan.agent.tools": ("get_weather",),
         "chatspan.agent.handoffs": (),
         "chatspan.agent.output_type": "str",
-        "gen_ai.output.type": "text",
     }
     assert triage.attributes["chatspan.agent.handoffs"] == ("weather",)
     (tool,) = named(spans, "execute_tool get_weather")

@@ -118,6 +118,23 @@ def test_a_generation_span_of_another_model_becomes_a_chat_span(instrument, span
     }
 
 
+def test_an_agent_span_has_an_output_type_only_for_a_structured_output(instrument, span_exporter):
+    """The chat span's rule: gen_ai.output.type names a format asked for; plain text asks none."""
+    instrument()
+    with trace("wf"):
+        with agent_span(name="plain", output_type="str"):
+            pass
+        with agent_span(name="structured", output_type="Forecast"):
+            pass
+
+    spans = span_exporter.get_finished_spans()
+    plain, structured = only(spans, "invoke_agent plain"), only(spans, "invoke_agent structured")
+    assert "gen_ai.output.type" not in plain.attributes
+    assert plain.attributes["chatspan.agent.output_type"] == "str"
+    assert structured.attributes["gen_ai.output.type"] == "json"
+    assert structured.attributes["chatspan.agent.output_type"] == "Forecast"
+
+
 def test_a_generation_span_inside_our_chat_span_adds_no_span(instrument, span_exporter):
     instrument()
     with trace("wf"), agent_span(name="a"):
