@@ -173,7 +173,8 @@ class _Uninstrumented(OpenAIChatCompletionsModel):
     _fetch_response = _SDK_FETCH  # type: ignore[assignment]
 
 
-def _bare_attributes(model: Any) -> dict[str, Any]:
+def _request_attributes(model: Any) -> dict[str, Any]:
+    """What chatspan's span here starts with, too: seven request attributes."""
     return {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": "openai",
@@ -182,6 +183,13 @@ def _bare_attributes(model: Any) -> dict[str, Any]:
         "gen_ai.request.stream": False,
         "server.address": "api.openai.com",
         "server.port": 443,
+    }
+
+
+def _bare_attributes(model: Any) -> dict[str, Any]:
+    """The issue's ten, all at the start (the response's three as if known in advance)."""
+    return {
+        **_request_attributes(model),
         "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
         "gen_ai.usage.input_tokens": 5,
         "gen_ai.usage.output_tokens": 9,
@@ -218,15 +226,6 @@ def _bare_model(tracer: Any, client: _FakeClient) -> OpenAIChatCompletionsModel:
 # attributes arrive after the span starts (a second batch), and the span is current while the
 # model runs (so the model's HTTP spans nest under it). Seven request attributes at the start and
 # five of the response after it; chatspan's span here has the same, and the cost.
-_REQUEST_ONLY = (
-    "gen_ai.operation.name",
-    "gen_ai.provider.name",
-    "gen_ai.request.model",
-    "gen_ai.request.temperature",
-    "gen_ai.request.stream",
-    "server.address",
-    "server.port",
-)
 _RESPONSE_BATCH = {
     "gen_ai.response.id": "chatcmpl-bench",
     "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
@@ -240,11 +239,8 @@ def _floor_model(tracer: Any, client: _FakeClient) -> OpenAIChatCompletionsModel
     """The bare reference plus the SDK work the issue's span needs: the floor for chatspan."""
 
     def start(model: Any) -> Any:
-        attributes = _bare_attributes(model)
         return tracer.start_span(
-            "chat",
-            kind=SpanKind.CLIENT,
-            attributes={key: attributes[key] for key in _REQUEST_ONLY},
+            "chat", kind=SpanKind.CLIENT, attributes=_request_attributes(model)
         )
 
     class Floor(_Uninstrumented):
