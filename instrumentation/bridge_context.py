@@ -157,6 +157,8 @@ def _enclosing() -> tuple[trace.Span | None, str | None]:
     chat call asks."""
     try:
         sdk_span = _sdk_current_span()()
+        if sdk_span is None:  # a model called outside any agent run
+            return None, None
         lookup = _active
         span, agent_name = (None, None) if lookup is None else lookup.enclosing(sdk_span)
         return span, agent_name or _agent_name_of(sdk_span)

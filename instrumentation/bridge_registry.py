@@ -1,4 +1,4 @@
-"""The bridge's bounded state: the SDK traces and spans it follows, by SDK id, under one lock.
+"""The bridge's bounded state: the SDK traces and spans it follows, by SDK id.
 
 A trace's record goes when the trace ends; a span's when the span ends. Spans that outlive
 their trace (old SDKs end a streamed run's trace before the agent span they cancel next) stay
@@ -112,13 +112,15 @@ class Registry:
         with self._lock:
             return len(self._traces), len(self._spans)
 
+    # The two lookups run on every model call and every SDK span made current. A single
+    # ``get`` on the C ``OrderedDict`` is atomic on its own, so they take no lock; everything
+    # that changes the dicts, or reads two things that must agree, does.
+
     def trace(self, trace_id: str) -> OpenTrace | None:
-        with self._lock:
-            return self._traces.get(trace_id)
+        return self._traces.get(trace_id)
 
     def span(self, span_id: str) -> OpenSpan | None:
-        with self._lock:
-            return self._spans.get(span_id)
+        return self._spans.get(span_id)
 
     def parents(self, parent_id: str | None, trace_id: str) -> tuple[OpenSpan | None, Span | None]:
         """The parent span's record (if followed) and the OTel span to parent under."""

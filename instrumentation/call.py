@@ -132,7 +132,7 @@ class ChatCall:
         state.open_calls.add(self)  # a stream still open at exit is ended before the flush
         # The span made current and our keys, in one copy of the parent context.
         self._context = claim_inference(parent, {SPAN_KEY: span, CALL_KEY: self})
-        if state.settings.capture.any:
+        if state.capturing:
             self._capture_request(call)
 
     # -- context -------------------------------------------------------------------------
@@ -187,44 +187,48 @@ class ChatCall:
             self._finish_reasons[getattr(choice, "index", 0) or 0] = _provider_text(reason)
 
     def _response_identity(self, response: Any) -> None:
+        late = self._late_attributes
         response_id = getattr(response, "id", None)
         if isinstance(response_id, str):
-            self._late_attributes[gen_ai.GEN_AI_RESPONSE_ID] = _provider_text(response_id)
+            late[gen_ai.GEN_AI_RESPONSE_ID] = _provider_text(response_id)
         response_model = getattr(response, "model", None)
         if isinstance(response_model, str):
-            self._response_model = _provider_text(response_model)
-            self._late_attributes[gen_ai.GEN_AI_RESPONSE_MODEL] = self._response_model
+            late[gen_ai.GEN_AI_RESPONSE_MODEL] = self._response_model = _provider_text(
+                response_model
+            )
 
     def _observe_usage(self, usage: Any) -> None:
         """A usage object (never None); a part that is not a whole number stays unknown."""
         late = self._late_attributes
         input_tokens = getattr(usage, "prompt_tokens", None)
-        if _is_count(input_tokens):
+        if type(input_tokens) is int or _is_count(input_tokens):
             late[_INPUT_TOKENS] = input_tokens
         else:
             input_tokens = None
         output_tokens = getattr(usage, "completion_tokens", None)
-        if _is_count(output_tokens):
+        if type(output_tokens) is int or _is_count(output_tokens):
             late[_OUTPUT_TOKENS] = output_tokens
         else:
             output_tokens = None
         self._usage = (input_tokens, output_tokens)
         self._usage_seen = True
         details = getattr(usage, "prompt_tokens_details", None)
-        cached = None if details is None else getattr(details, "cached_tokens", None)
-        if _is_count(cached):
-            late[_CACHED_TOKENS] = self._cached = cached
+        if details is not None:
+            cached = getattr(details, "cached_tokens", None)
+            if type(cached) is int or _is_count(cached):
+                late[_CACHED_TOKENS] = self._cached = cached
         details = getattr(usage, "completion_tokens_details", None)
-        reasoning = None if details is None else getattr(details, "reasoning_tokens", None)
-        if _is_count(reasoning):
-            late[_REASONING_TOKENS] = self._reasoning = reasoning
+        if details is not None:
+            reasoning = getattr(details, "reasoning_tokens", None)
+            if type(reasoning) is int or _is_count(reasoning):
+                late[_REASONING_TOKENS] = self._reasoning = reasoning
 
     # -- what the agent receives ---------------------------------------------------------
 
     def observe_completed(self, event: Any) -> None:
         """The terminal stream event (``COMPLETED_EVENT``): the output items the agent receives."""
         self._saw_completed = True
-        if self._state.settings.capture.any:
+        if self._state.capturing:
             self._capture_output(getattr(getattr(event, "response", None), "output", None))
 
     # -- ending --------------------------------------------------------------------------
@@ -233,7 +237,7 @@ class ChatCall:
         """The call returned (``result``: a ``ModelResponse``) or the stream was exhausted."""
         if self._ended:
             return
-        if result is not None and self._state.settings.capture.any:
+        if result is not None and self._state.capturing:
             self._capture_output(getattr(result, "output", None))
         self._end(completed=True)
 
@@ -433,9 +437,12 @@ _PROVIDER_TEXT_LIMIT = 256
 def _provider_text(value: str) -> str:
     """A provider's id, model or finish reason: bounded, and exportable as UTF-8 (a lone
     surrogate would make the OTLP encoder drop the attribute)."""
+    if len(value) <= _PROVIDER_TEXT_LIMIT and value.isascii():  # nearly always: no copy
+        return value
     return valid_unicode(value[:_PROVIDER_TEXT_LIMIT])
 
 
 def _is_count(value: Any) -> bool:
-    """A token count: an int, not a bool (``True`` is an int to Python, not a count)."""
-    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
+    """A token count: an int, not a bool (``True`` is an int to Python, not a count). The
+    callers test ``type(value) is int`` first, inline: that is nearly every count."""
+    return isinstance(value, int) and not isinstance(value, bool)

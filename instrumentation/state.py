@@ -36,9 +36,11 @@ class InstrumentationState:
     pricing: Pricing | None = None  # None: no cost is computed
     open_calls: set[ChatCall] = field(default_factory=set)  # started and not yet ended
     endpoints: EndpointCache = field(init=False)  # each model's span name and fixed attributes
+    capturing: bool = field(init=False)  # any content capture: asked on every call, so a bool
 
     def __post_init__(self) -> None:
         self.endpoints = EndpointCache(self.settings.emit_legacy_system)
+        self.capturing = self.settings.capture.any
 
     def end_open_calls(self) -> None:
         """End the spans of calls still open; run at interpreter exit, before the exit flush.
