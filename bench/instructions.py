@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import gc
 import os
 import re
 import shutil
@@ -57,24 +56,14 @@ class _Child:
     """One mode's model in ``overhead.py``'s setup, warmed up, then the calls that are counted."""
 
     def __init__(self, mode: str, workload: str) -> None:
-        from opentelemetry.sdk.metrics import MeterProvider
-        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-
         from chatspan.instrumentation.bridge_context import unhook_scope
 
-        tracer_provider = TracerProvider()
-        tracer_provider.add_span_processor(SimpleSpanProcessor(overhead._DropExporter()))
-        reader = InMemoryMetricReader()
-        self.chatspan_pass = overhead._Pass(
-            "off", tracer_provider, MeterProvider(metric_readers=[reader]), reader
-        )
+        self.chatspan_pass = overhead.new_pass("off", overhead.dropping_tracer_provider())
         self.model = self.chatspan_pass.models[mode]
         self.workload = workload
         if mode != "off":
             unhook_scope()  # this process runs one mode: the SDK's Scope as without chatspan
-        reader.get_metrics_data()  # opens chatspan's metric queue, as a first export would
+        self.chatspan_pass.reader.get_metrics_data()  # opens chatspan's metric queue
 
     async def calls(self, count: int) -> None:
         for _ in range(count):
@@ -94,12 +83,6 @@ def _run_child(mode: str, workload: str, calls: int) -> None:
     child = _Child(mode, workload)
     try:
         asyncio.run(child.calls(WARMUP_CALLS[workload]))
-        # Everything alive now goes to the collector's permanent generation: a full collection
-        # walks the whole heap (the SDKs' modules and all), and whether one falls inside the
-        # counted calls varied by process more than chatspan's work per streamed call did.
-        # The calls' own garbage is still collected, and counted.
-        gc.collect()
-        gc.freeze()
         child.counted(calls)
     finally:
         child.close()

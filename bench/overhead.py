@@ -383,13 +383,24 @@ class _Pass:
         return [t - b for t, b in zip(self.times(name, workload, part), base, strict=True)]
 
 
-async def _measure(rounds: dict[str, int]) -> list[_Pass]:
+def dropping_tracer_provider() -> TracerProvider:
+    """The one span pipeline every mode shares: the SDK's simple processor, spans dropped."""
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(_DropExporter()))
+    return tracer_provider
+
+
+def new_pass(mode: str, tracer_provider: TracerProvider) -> _Pass:
+    """A pass whose metrics go to a reader of its own, collected only when the pass says."""
+    reader = InMemoryMetricReader()
+    return _Pass(mode, tracer_provider, MeterProvider(metric_readers=[reader]), reader)
+
+
+async def _measure(rounds: dict[str, int]) -> list[_Pass]:
+    tracer_provider = dropping_tracer_provider()
     passes = []
     for mode in ("off", "on"):
-        reader = InMemoryMetricReader()
-        chatspan_pass = _Pass(mode, tracer_provider, MeterProvider(metric_readers=[reader]), reader)
+        chatspan_pass = new_pass(mode, tracer_provider)
         try:
             for workload, count in rounds.items():
                 await chatspan_pass.run(workload, max(count // 10, 1), keep=False)
@@ -407,8 +418,7 @@ async def _time_calls(model: Any, workload: str, prompt: str, count: int) -> Non
 
 
 async def _memory_growth(calls: int) -> tuple[float, float]:
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(_DropExporter()))
+    tracer_provider = dropping_tracer_provider()
     reader = InMemoryMetricReader()
     instrumentor = ChatCompletionsInstrumentor()
     instrumentor.instrument(tracer_provider=tracer_provider,

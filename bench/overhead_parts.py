@@ -21,11 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-
 from chatspan.instrumentation import call, metrics, patch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -75,12 +70,7 @@ _PARTS: dict[str, tuple[str, Callable[[Any], Callable[[], None]]]] = {
 
 
 async def _overheads(part: str | None, rounds: int) -> dict[str, float]:
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(overhead._DropExporter()))
-    reader = InMemoryMetricReader()
-    chatspan_pass = overhead._Pass(
-        "off", tracer_provider, MeterProvider(metric_readers=[reader]), reader
-    )
+    chatspan_pass = overhead.new_pass("off", overhead.dropping_tracer_provider())
     restore = _PARTS[part][1](chatspan_pass) if part else (lambda: None)
     try:
         await chatspan_pass.run("get_response", max(rounds // 10, 1), keep=False)
