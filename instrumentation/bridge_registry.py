@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -107,20 +108,16 @@ class Registry:
         self._lock = threading.Lock()
         self._traces: OrderedDict[str, OpenTrace] = OrderedDict()
         self._spans: OrderedDict[str, OpenSpan] = OrderedDict()
+        # The two lookups run on every model call and every SDK span made current: the dicts'
+        # own ``get`` (a C call, no frame; the dicts are only ever changed in place). A single
+        # ``get`` on the C ``OrderedDict`` is atomic, so they take no lock; everything that
+        # changes the dicts, or reads two things that must agree, does.
+        self.trace: Callable[[str], OpenTrace | None] = self._traces.get
+        self.span: Callable[[str], OpenSpan | None] = self._spans.get
 
     def counts(self) -> tuple[int, int]:
         with self._lock:
             return len(self._traces), len(self._spans)
-
-    # The two lookups run on every model call and every SDK span made current. A single
-    # ``get`` on the C ``OrderedDict`` is atomic on its own, so they take no lock; everything
-    # that changes the dicts, or reads two things that must agree, does.
-
-    def trace(self, trace_id: str) -> OpenTrace | None:
-        return self._traces.get(trace_id)
-
-    def span(self, span_id: str) -> OpenSpan | None:
-        return self._spans.get(span_id)
 
     def parents(self, parent_id: str | None, trace_id: str) -> tuple[OpenSpan | None, Span | None]:
         """The parent span's record (if followed) and the OTel span to parent under."""

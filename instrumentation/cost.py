@@ -22,7 +22,7 @@ import json
 import logging
 import math
 import threading
-import timeit
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -51,6 +51,7 @@ _PROVIDER_IDS = {
     "gcp.gemini": "google",
 }
 _TTL_S = 3600.0
+_clock = time.monotonic
 # Model names come from responses: a proxy in front of many models (or one that echoes a new
 # name per call) must not grow the cache without end. Past the bound it starts afresh.
 _MAX_CACHED_MODELS = 1024
@@ -82,11 +83,12 @@ class Rates:
     def cost(
         self, input_tokens: int, output_tokens: int, cached: int = 0, reasoning: int = 0
     ) -> float:
-        cached = min(max(cached, 0), input_tokens)
-        cache_rate = self.input if self.cache_read is None else self.cache_read
-        return (
-            (input_tokens - cached) * self.input + cached * cache_rate + output_tokens * self.output
-        ) / 1_000_000
+        total = input_tokens * self.input + output_tokens * self.output
+        if cached > 0:  # rare enough to branch on (min and max would parse keywords per call)
+            cached = cached if cached < input_tokens else input_tokens
+            cache_rate = self.input if self.cache_read is None else self.cache_read
+            total += cached * (cache_rate - self.input)
+        return total / 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,17 +160,20 @@ class Pricing:
         """USD for this usage, or None when neither model is priced anywhere."""
         key = (provider, response_model, request_model)
         entry = self._cache.get(key)
-        now = timeit.default_timer()
-        if entry is None or entry[1] < now:
-            entry = (self._resolve(provider, response_model, request_model), now + _TTL_S)
-            with self._lock:
-                if len(self._cache) >= _MAX_CACHED_MODELS:
-                    self._cache.clear()
-                self._cache[key] = entry
+        if entry is None or entry[1] < _clock():
+            entry = self._refresh(key)
         pricer = entry[0]
         if pricer is None:
             return None
         return pricer.cost(input_tokens, output_tokens, cached, reasoning)
+
+    def _refresh(self, key: tuple[str, str | None, str | None]) -> tuple[_Pricer | None, float]:
+        entry = (self._resolve(*key), _clock() + _TTL_S)
+        with self._lock:
+            if len(self._cache) >= _MAX_CACHED_MODELS:
+                self._cache.clear()
+            self._cache[key] = entry
+        return entry
 
     def _resolve(self, provider: str, *models: str | None) -> _Pricer | None:
         names = [model for model in models if model]

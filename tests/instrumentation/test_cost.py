@@ -15,7 +15,7 @@ from genai_prices import Usage, calc_price
 
 from chatspan.exporters.scripted_backend import ScriptedBackend, chunk, completion
 from chatspan.instrumentation.config import Settings
-from chatspan.instrumentation.cost import Pricing
+from chatspan.instrumentation.cost import Pricing, Rates
 
 from .agent_runs import CHAT, named, planned_model, reply, sdk_tracing, weather_agents  # noqa: F401
 from .calls import get_response, stream_events
@@ -216,6 +216,37 @@ def test_a_new_model_name_per_call_keeps_the_cache_bounded():
         assert pricing.cost("openai", f"echo-model-{n}", None, 10, 10) is None
         assert len(pricing._cache) <= cost._MAX_CACHED_MODELS
     assert pricing.cost("openai", None, "gpt-4o-mini", 1000, 100) is None  # still answers
+
+
+@pytest.mark.parametrize(
+    ("cached", "expected"),
+    [
+        (0, (1000 * 2.0 + 100 * 8.0) / 1e6),
+        (400, (600 * 2.0 + 400 * 0.5 + 100 * 8.0) / 1e6),
+        (5000, (1000 * 0.5 + 100 * 8.0) / 1e6),  # more cached than sent: all of it cached
+        (-3, (1000 * 2.0 + 100 * 8.0) / 1e6),  # a nonsense count is no discount
+    ],
+)
+def test_cached_tokens_are_part_of_the_input_at_the_cache_rate(cached, expected):
+    rates = Rates(input=2.0, output=8.0, cache_read=0.5)
+    assert rates.cost(1000, 100, cached) == pytest.approx(expected, rel=1e-12)
+    assert Rates(2.0, 8.0).cost(1000, 100, cached) == pytest.approx(0.0028, rel=1e-12)
+
+
+def test_a_resolved_price_is_resolved_again_after_an_hour(monkeypatch):
+    from chatspan.instrumentation import cost
+
+    now = [1000.0]
+    monkeypatch.setattr(cost, "_clock", lambda: now[0])
+    table = {"my-llama": cost._UserPrice(Rates(1.0, 1.0), None)}
+    pricing = Pricing(table, library=False)
+    assert pricing.cost("openai", "my-llama", None, 1_000_000, 0) == pytest.approx(1.0)
+    table_in_use = pricing._table
+    table_in_use["my-llama"] = cost._UserPrice(Rates(3.0, 1.0), None)  # a price that changed
+    now[0] += cost._TTL_S - 1
+    assert pricing.cost("openai", "my-llama", None, 1_000_000, 0) == pytest.approx(1.0)
+    now[0] += 2
+    assert pricing.cost("openai", "my-llama", None, 1_000_000, 0) == pytest.approx(3.0)
 
 
 def test_prices_come_from_the_package_and_nothing_is_fetched(monkeypatch):
