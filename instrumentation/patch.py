@@ -8,6 +8,7 @@ same object; our recording is guarded inside ``ChatCall``.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -82,7 +83,8 @@ def fetch_response_wrapper(state: InstrumentationState) -> Wrapper:
     """Observe the provider's answer inside our span: the completion, or its chunk stream."""
 
     async def observed_fetch_response(wrapped, instance, args, kwargs):  # type: ignore[no-untyped-def]
-        call = otel_context.get_value(CALL_KEY)
+        call_ref = otel_context.get_value(CALL_KEY)
+        call = call_ref() if type(call_ref) is weakref.ref else None
         if not isinstance(call, ChatCall):
             return await wrapped(*args, **kwargs)
         if call.stream and state.settings.stream_usage:

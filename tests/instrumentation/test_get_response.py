@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import inspect
 import json
 
@@ -303,3 +304,25 @@ def _weather_tool():
         return f"Sunny in {city}"
 
     return get_weather
+
+
+async def test_a_finished_call_is_freed_at_once_not_left_to_the_garbage_collector(
+    instrument, span_exporter, backend
+):
+    from chatspan.instrumentation.call import ChatCall
+
+    instrument()
+    backend.add(completion("Sunny.", usage=USAGE))
+    backend.add(HttpError(500))
+    model = make_model(backend)
+    gc.collect()
+    gc.disable()
+    try:
+        await get_response(model)
+        with pytest.raises(openai.InternalServerError):
+            await get_response(model)
+        alive = sum(isinstance(o, ChatCall) for o in gc.get_objects())
+    finally:
+        gc.enable()
+    assert len(span_exporter.get_finished_spans()) == 2
+    assert alive == 0

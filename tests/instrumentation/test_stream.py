@@ -320,3 +320,39 @@ async def test_the_stream_proxy_looks_like_the_generator_it_wraps(instrument, sp
     assert first.type == "response.created"
     assert [e.type for e in [e async for e in events]][-1] == "response.completed"
     assert len(span_exporter.get_finished_spans()) == 1
+
+
+async def test_a_finished_call_is_freed_at_once_not_left_to_the_garbage_collector(
+    instrument, span_exporter
+):
+    # Our span's context refers to its call weakly: were it strong, each call would be a cycle
+    # (the call holds that context) and wait, with its span, for a collection.
+    from chatspan.instrumentation.call import ChatCall
+
+    def calls_alive() -> int:  # a count: a list of them would keep them alive
+        return sum(isinstance(o, ChatCall) for o in gc.get_objects())
+
+    instrument()
+    backend = ScriptedBackend([_usage_in_the_finishing_chunk(), _usage_in_the_finishing_chunk()])
+    model = make_model(backend)
+    gc.collect()
+    gc.disable()
+    try:
+        await stream_events(model)
+        assert calls_alive() == 0
+        events = model.stream_response(**model_arguments())
+        async for _ in events:
+            break
+        await events.aclose()  # closed early: ended too
+        del events
+        # asyncio closes a dropped async generator (our chunk relay, as the SDK's own) in a
+        # task of its own: a few turns of the loop, not a wait for time.
+        for _ in range(10):
+            if calls_alive() == 0:
+                break
+            await asyncio.sleep(0)
+        alive = calls_alive()
+    finally:
+        gc.enable()
+    assert len(span_exporter.get_finished_spans()) == 2
+    assert alive == 0
