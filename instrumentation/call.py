@@ -135,9 +135,12 @@ class ChatCall:
         span = self.span = state.tracer.start_span(
             endpoint.span_name, context=parent, kind=SpanKind.CLIENT, attributes=start_attributes
         )
+        try:  # the span made current and our keys, in one copy of the parent context
+            self._context = claim_inference(parent, {SPAN_KEY: span, CALL_KEY: weakref.ref(self)})
+        except BaseException:  # the call goes on without us: no span left open behind it
+            span.end()
+            raise
         state.open_calls.add(self)  # a stream still open at exit is ended before the flush
-        # The span made current and our keys, in one copy of the parent context.
-        self._context = claim_inference(parent, {SPAN_KEY: span, CALL_KEY: weakref.ref(self)})
         if state.capturing:
             self._capture_request(call)
 

@@ -6,6 +6,7 @@ import dataclasses
 import gc
 import inspect
 import json
+import logging
 
 import openai
 import pytest
@@ -326,3 +327,23 @@ async def test_a_finished_call_is_freed_at_once_not_left_to_the_garbage_collecto
         gc.enable()
     assert len(span_exporter.get_finished_spans()) == 2
     assert alive == 0
+
+
+async def test_a_start_that_fails_after_the_span_began_leaves_no_span_open(
+    instrument, span_exporter, backend, monkeypatch, caplog
+):
+    from chatspan.instrumentation import call
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("claim bug")
+
+    monkeypatch.setattr(call, "claim_inference", broken)
+    instrumentor = instrument()
+    backend.add(completion("Sunny."))
+    with caplog.at_level(logging.WARNING, logger="chatspan"):
+        response = await get_response(make_model(backend))
+    assert response.output[0].content[0].text == "Sunny."
+    (span,) = span_exporter.get_finished_spans()  # ended, not waiting for the exit handler
+    assert "gen_ai.response.id" not in span.attributes  # the call itself went on without us
+    assert instrumentor._state.open_calls == set()
+    assert any("claim bug" in record.getMessage() for record in caplog.records)
