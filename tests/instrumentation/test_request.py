@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 from agents import ModelSettings
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chatspan.exporters.scripted_backend import ScriptedBackend
-from chatspan.instrumentation.request import EndpointCache, bind_arguments, provider_and_server
+from chatspan.instrumentation.request import (
+    CallArguments,
+    EndpointCache,
+    bind_arguments,
+    provider_and_server,
+)
 
 from .calls import make_model
 
@@ -36,6 +43,41 @@ def test_keyword_arguments_of_todays_signature_bind():
         },
     )
     assert bound.conversation_id == "conv_9"
+
+
+_PARAMETERS = (
+    "system_instructions",
+    "input",
+    "model_settings",
+    "tools",
+    "output_schema",
+    "handoffs",
+    "tracing",
+    "previous_response_id",
+    "conversation_id",
+)
+
+
+@given(
+    positional=st.integers(0, len(_PARAMETERS)),
+    left_out=st.sets(st.sampled_from(_PARAMETERS)),
+    extra=st.dictionaries(st.sampled_from(["prompt", "some_future_argument"]), st.integers()),
+)
+def test_every_way_of_passing_the_arguments_binds_as_the_signature_does(
+    positional, left_out, extra
+):
+    values = {name: f"value of {name}" for name in _PARAMETERS}
+    args = tuple(values[name] for name in _PARAMETERS[:positional])
+    kwargs = {
+        name: values[name] for name in _PARAMETERS[positional:] if name not in left_out
+    } | extra
+    expected = {
+        name: None if name in left_out and index >= positional else values[name]
+        for index, name in enumerate(_PARAMETERS)
+    }
+    bound = bind_arguments(args, kwargs)
+    assert type(bound) is CallArguments
+    assert bound._asdict() == {field: expected[field] for field in CallArguments._fields}
 
 
 @pytest.mark.parametrize(
