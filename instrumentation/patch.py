@@ -8,13 +8,12 @@ same object; our recording is guarded inside ``ChatCall``.
 from __future__ import annotations
 
 import dataclasses
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import context as otel_context
 
-from .call import CALL_KEY, ChatCall
+from .call import CALL_KEY, ChatCall, open_call
 from .dedupe import inference_already_open
 from .guard import guarded, report_failure
 from .request import bind_arguments
@@ -83,9 +82,8 @@ def fetch_response_wrapper(state: InstrumentationState) -> Wrapper:
     """Observe the provider's answer inside our span: the completion, or its chunk stream."""
 
     async def observed_fetch_response(wrapped, instance, args, kwargs):  # type: ignore[no-untyped-def]
-        call_ref = otel_context.get_value(CALL_KEY)
-        call = call_ref() if type(call_ref) is weakref.ref else None
-        if not isinstance(call, ChatCall):
+        call = open_call()
+        if call is None:
             return await wrapped(*args, **kwargs)
         if call.stream and state.settings.stream_usage:
             args, kwargs = _asking_for_usage(args, kwargs) or (args, kwargs)

@@ -44,3 +44,12 @@ async def get_response(model: OpenAIChatCompletionsModel, **overrides: Any) -> A
 
 async def stream_events(model: OpenAIChatCompletionsModel, **overrides: Any) -> list[Any]:
     return [event async for event in model.stream_response(**model_arguments(**overrides))]
+
+
+def live_chat_calls() -> int:
+    """ChatCall objects still alive (a count: a list of them would keep them alive)."""
+    import gc
+
+    from chatspan.instrumentation.call import ChatCall
+
+    return sum(isinstance(o, ChatCall) for o in gc.get_objects())

@@ -17,7 +17,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from chatspan.exporters.scripted_backend import HttpError, completion, http_module, tool_call
 
-from .calls import get_response, make_model
+from .calls import get_response, live_chat_calls, make_model
 
 USAGE = {
     "prompt_tokens": 120,
@@ -310,8 +310,6 @@ def _weather_tool():
 async def test_a_finished_call_is_freed_at_once_not_left_to_the_garbage_collector(
     instrument, span_exporter, backend
 ):
-    from chatspan.instrumentation.call import ChatCall
-
     instrument()
     backend.add(completion("Sunny.", usage=USAGE))
     backend.add(HttpError(500))
@@ -322,7 +320,7 @@ async def test_a_finished_call_is_freed_at_once_not_left_to_the_garbage_collecto
         await get_response(model)
         with pytest.raises(openai.InternalServerError):
             await get_response(model)
-        alive = sum(isinstance(o, ChatCall) for o in gc.get_objects())
+        alive = live_chat_calls()
     finally:
         gc.enable()
     assert len(span_exporter.get_finished_spans()) == 2

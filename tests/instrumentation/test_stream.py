@@ -17,7 +17,7 @@ from opentelemetry.trace import StatusCode
 
 from chatspan.exporters.scripted_backend import HttpError, ScriptedBackend, chunk, http_module
 
-from .calls import make_model, model_arguments, stream_events
+from .calls import live_chat_calls, make_model, model_arguments, stream_events
 from .streams import (
     USAGE,
     comparable,
@@ -327,11 +327,6 @@ async def test_a_finished_call_is_freed_at_once_not_left_to_the_garbage_collecto
 ):
     # Our span's context refers to its call weakly: were it strong, each call would be a cycle
     # (the call holds that context) and wait, with its span, for a collection.
-    from chatspan.instrumentation.call import ChatCall
-
-    def calls_alive() -> int:  # a count: a list of them would keep them alive
-        return sum(isinstance(o, ChatCall) for o in gc.get_objects())
-
     instrument()
     backend = ScriptedBackend([_usage_in_the_finishing_chunk(), _usage_in_the_finishing_chunk()])
     model = make_model(backend)
@@ -339,7 +334,7 @@ async def test_a_finished_call_is_freed_at_once_not_left_to_the_garbage_collecto
     gc.disable()
     try:
         await stream_events(model)
-        assert calls_alive() == 0
+        assert live_chat_calls() == 0
         events = model.stream_response(**model_arguments())
         async for _ in events:
             break
@@ -348,10 +343,10 @@ async def test_a_finished_call_is_freed_at_once_not_left_to_the_garbage_collecto
         # asyncio closes a dropped async generator (our chunk relay, as the SDK's own) in a
         # task of its own: a few turns of the loop, not a wait for time.
         for _ in range(10):
-            if calls_alive() == 0:
+            if live_chat_calls() == 0:
                 break
             await asyncio.sleep(0)
-        alive = calls_alive()
+        alive = live_chat_calls()
     finally:
         gc.enable()
     assert len(span_exporter.get_finished_spans()) == 2
