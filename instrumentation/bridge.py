@@ -162,7 +162,7 @@ class AgentsBridge(TracingProcessor):
             )
             context = _context_with(span, parent_context)
             if mapper.claims_inference:
-                context = claim_inference(context)
+                context = claim_inference(dict(context))
             totals = None
             if mapper.names_agent:  # its chat spans add up here and in the workflow's totals
                 totals = UsageTotals()

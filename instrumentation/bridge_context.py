@@ -155,29 +155,15 @@ def _is_ours(attribute: Any) -> bool:
 # -- for the chat span -------------------------------------------------------------------------
 
 
-def _enclosing() -> tuple[trace.Span | None, str | None]:
-    """Our span for the SDK's current span, and the agent's name: from our record of it, else
-    from the SDK span itself (no bridge, or a span opened before it). Contained inline: every
-    chat call asks."""
-    try:
-        sdk_span = _sdk_current_span()()
-        if sdk_span is None:  # a model called outside any agent run
-            return None, None
-        lookup = _active
-        span, agent_name = (None, None) if lookup is None else lookup.enclosing(sdk_span)
-        return span, agent_name or _agent_name_of(sdk_span)
-    except Exception as error:
-        report_failure("finding the chat span's agent span", error)
-        return None, None
+def _sdk_current_span() -> Any:
+    """The SDK's current span, from ``Scope``: where the hooks above see it made current.
 
-
-@functools.cache
-def _sdk_current_span() -> Callable[[], Any]:
-    """The SDK's ``get_current_span``, imported on first use (an import statement in the chat
-    path cost a microsecond a call)."""
-    from agents.tracing import get_current_span
-
-    return get_current_span
+    Bound on first use and kept: the SDK's public ``get_current_span`` reaches the same variable
+    through its trace provider, three Python calls deep, and every chat call asks."""
+    global _sdk_current_span
+    scope = importlib.import_module(_SCOPE_MODULE).Scope
+    getter = _sdk_current_span = scope.get_current_span  # bound to Scope once
+    return getter()
 
 
 def _agent_name_of(sdk_span: Any) -> str | None:
@@ -188,13 +174,25 @@ def _agent_name_of(sdk_span: Any) -> str | None:
 
 
 def chat_parent(current: Context) -> tuple[Context, str | None]:
-    """The chat span's parent context and ``gen_ai.agent.name``, from the enclosing SDK span.
+    """The chat span's parent context and ``gen_ai.agent.name``, from the enclosing SDK span:
+    our span for it (from the bridge's record), and the agent's name (from the record, else from
+    the SDK span itself: no bridge, or a span opened before it). Contained inline: every chat
+    call asks.
 
     Lockstep attaching normally puts our agent or turn span in ``current`` already (then
     ``BRIDGE_SPAN_KEY`` holds it, possibly under spans opened since): ``current`` is kept. Only
     a context that lacks it (code that swapped the OTel context) gets our span as the parent.
     """
-    span, agent_name = _enclosing()
+    try:
+        sdk_span = _sdk_current_span()
+        if sdk_span is None:  # a model called outside any agent run
+            return current, None
+        lookup = _active
+        span, agent_name = (None, None) if lookup is None else lookup.enclosing(sdk_span)
+        agent_name = agent_name or _agent_name_of(sdk_span)
+    except Exception as error:
+        report_failure("finding the chat span's agent span", error)
+        return current, None
     if span is None or current.get(BRIDGE_SPAN_KEY) is span:
         return current, agent_name
     context = trace.set_span_in_context(

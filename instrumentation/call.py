@@ -72,7 +72,6 @@ class ChatCall:
         "_chunks",
         "_chunks_ended_at",
         "_content_failed",
-        "_context",
         "_ended",
         "_endpoint",
         "_error_type",
@@ -88,6 +87,7 @@ class ChatCall:
         "_state",
         "_usage",
         "_usage_seen",
+        "context",
         "fetched",
         "span",
         "stream",
@@ -136,23 +136,13 @@ class ChatCall:
             endpoint.span_name, context=parent, kind=SpanKind.CLIENT, attributes=start_attributes
         )
         try:  # the span made current and our keys, in one copy of the parent context
-            self._context = claim_inference(parent, {SPAN_KEY: span, CALL_KEY: weakref.ref(self)})
+            self.context = claim_inference({**parent, SPAN_KEY: span, CALL_KEY: weakref.ref(self)})
         except BaseException:  # the call goes on without us: no span left open behind it
             span.end()
             raise
         state.open_calls.add(self)  # a stream still open at exit is ended before the flush
         if state.capturing:
             self._capture_request(call)
-
-    # -- context -------------------------------------------------------------------------
-
-    def activate(self) -> object:
-        """Make our span current for one step of the model; pair with ``deactivate``."""
-        return otel_context.attach(self._context)
-
-    @staticmethod
-    def deactivate(token: object) -> None:
-        otel_context.detach(token)  # type: ignore[arg-type]
 
     # -- what the provider said (the model's fetch step) ----------------------------------
 
@@ -193,18 +183,24 @@ class ChatCall:
     def _finish_reason(self, choice: Any) -> None:
         reason = getattr(choice, "finish_reason", None)
         if isinstance(reason, str):
-            self._finish_reasons[getattr(choice, "index", 0) or 0] = _provider_text(reason)
+            if len(reason) > _PROVIDER_TEXT_LIMIT or not reason.isascii():  # nearly never
+                reason = _provider_text(reason)
+            self._finish_reasons[getattr(choice, "index", 0) or 0] = reason
 
     def _response_identity(self, response: Any) -> None:
+        """The response's id and model; the bound on their text inline, as it nearly never
+        applies and a call per value was a third of this step."""
         late = self._late_attributes
         response_id = getattr(response, "id", None)
         if isinstance(response_id, str):
-            late[gen_ai.GEN_AI_RESPONSE_ID] = _provider_text(response_id)
+            if len(response_id) > _PROVIDER_TEXT_LIMIT or not response_id.isascii():
+                response_id = _provider_text(response_id)
+            late[gen_ai.GEN_AI_RESPONSE_ID] = response_id
         response_model = getattr(response, "model", None)
         if isinstance(response_model, str):
-            late[gen_ai.GEN_AI_RESPONSE_MODEL] = self._response_model = _provider_text(
-                response_model
-            )
+            if len(response_model) > _PROVIDER_TEXT_LIMIT or not response_model.isascii():
+                response_model = _provider_text(response_model)
+            late[gen_ai.GEN_AI_RESPONSE_MODEL] = self._response_model = response_model
 
     def _observe_usage(self, usage: Any) -> None:
         """A usage object (never None); a part that is not a whole number stays unknown."""
@@ -248,7 +244,7 @@ class ChatCall:
             return
         if result is not None and self._state.capturing:
             self._capture_output(getattr(result, "output", None))
-        self._end(completed=True)
+        self._end(True)
 
     def fail(self, error: BaseException) -> None:
         """The call raised ``error``; the caller re-raises the same object."""
@@ -392,7 +388,7 @@ class ChatCall:
             chunk_timing = (first_chunk_s, mean_gap)
         attributes = self._metric_attributes()
         self._state.metrics.record_chat(
-            self._context, attributes, duration, self._usage, chunk_timing, cost_entry
+            self.context, attributes, duration, self._usage, chunk_timing, cost_entry
         )
 
     @guarded("emitting the content event")
@@ -400,7 +396,7 @@ class ChatCall:
         """The conventions' event for content kept off the span (``EVENT_ONLY`` and friends)."""
         attributes: dict[str, Any] = {**self._metric_attributes(), **(self._event_content or {})}
         self._state.event_logger.emit(
-            event_name=_DETAILS_EVENT, attributes=attributes, context=self._context
+            event_name=_DETAILS_EVENT, attributes=attributes, context=self.context
         )
 
     # -- content (only with capture on) --------------------------------------------------
@@ -450,10 +446,9 @@ _PROVIDER_TEXT_LIMIT = 256
 
 
 def _provider_text(value: str) -> str:
-    """A provider's id, model or finish reason: bounded, and exportable as UTF-8 (a lone
-    surrogate would make the OTLP encoder drop the attribute)."""
-    if len(value) <= _PROVIDER_TEXT_LIMIT and value.isascii():  # nearly always: no copy
-        return value
+    """A provider's id, model or finish reason that is long or not ASCII: bounded, and
+    exportable as UTF-8 (a lone surrogate would make the OTLP encoder drop the attribute). The
+    callers take the common case, short ASCII kept as it is, inline."""
     return valid_unicode(value[:_PROVIDER_TEXT_LIMIT])
 
 

@@ -17,7 +17,6 @@ call with ``opentelemetry-util-genai`` themselves), we step aside rather than ne
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -28,9 +27,10 @@ _UTIL_GENAI = "opentelemetry.util.genai.invocation"
 _OPENLLMETRY_SUPPRESS_KEY = "suppress_language_model_instrumentation"
 
 
-def claim_inference(context: Context, ours: Mapping[str, object] | None = None) -> Context:
-    """``context`` with the claims (and ``ours``, the caller's own keys) added, in one copy."""
-    values = {**context, **(ours or {}), _OPENLLMETRY_SUPPRESS_KEY: True}
+def claim_inference(values: dict[str, object]) -> Context:
+    """``values`` (a new dict: the caller's context and its own keys) with the claims added, as
+    a ``Context``: one copy of the context per span, where merging in here made two."""
+    values[_OPENLLMETRY_SUPPRESS_KEY] = True
     genai = sys.modules.get(_UTIL_GENAI)
     if genai is not None:
         values[genai.CLIENT_INFERENCE_CONTEXT_KEY] = genai.InferenceData()

@@ -12,6 +12,7 @@ import importlib
 import logging
 import os
 from collections.abc import Collection
+from types import FunctionType
 from typing import Any
 
 from opentelemetry._logs import get_logger
@@ -25,7 +26,12 @@ from .cost import Pricing
 from .guard import guarded
 from .metrics import AgentMetrics, ChatMetrics
 from .package import _instruments
-from .patch import fetch_response_wrapper, get_response_wrapper, stream_response_wrapper
+from .patch import (
+    OBSERVED_FETCH,
+    get_response_wrapper,
+    observed_fetch_response,
+    stream_response_wrapper,
+)
 from .state import InstrumentationState
 
 __all__ = ["ChatCompletionsInstrumentor"]
@@ -33,11 +39,11 @@ __all__ = ["ChatCompletionsInstrumentor"]
 _logger = logging.getLogger(__name__)
 _MODULE = "agents.models.openai_chatcompletions"
 _CLASS = "OpenAIChatCompletionsModel"
-_TARGETS = (
+_TARGETS = (  # wrapped with wrapt
     ("get_response", get_response_wrapper),
     ("stream_response", stream_response_wrapper),
-    ("_fetch_response", fetch_response_wrapper),
 )
+_FETCH = "_fetch_response"  # the model's private fetch step: replaced by a plain function
 _SCOPE = "chatspan.instrumentation"
 _SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
 
@@ -85,9 +91,12 @@ class ChatCompletionsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             pricing=_pricing(settings),
         )
         module = importlib.import_module(_MODULE)
+        cls = getattr(module, _CLASS)
         for name, factory in _TARGETS:
-            if hasattr(getattr(module, _CLASS), name):
+            if hasattr(cls, name):
                 wrap_function_wrapper(module, f"{_CLASS}.{name}", factory(state))
+        if _FETCH in cls.__dict__:
+            setattr(cls, _FETCH, observed_fetch_response(state, cls.__dict__[_FETCH]))
         self._state = state
         from .bridge import install  # imports agents.tracing: only once we instrument
 
@@ -109,6 +118,10 @@ class ChatCompletionsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         cls = getattr(importlib.import_module(_MODULE), _CLASS)
         for name, _ in _TARGETS:
             _unwrap_ours(cls, name, state)
+        fetch = cls.__dict__.get(_FETCH)
+        # type(), not only the marker: a wrapt proxy put over ours would pass that on
+        if type(fetch) is FunctionType and hasattr(fetch, OBSERVED_FETCH):
+            setattr(cls, _FETCH, getattr(fetch, OBSERVED_FETCH))
 
 
 def end_open_calls_at_exit() -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "Endpoint",
     "EndpointCache",
     "bind_arguments",
+    "bind_call",
     "provider_and_server",
     "request_attributes",
     "server_attributes",
@@ -50,9 +51,25 @@ def _mirror(
     *_: Any,
     **kw: Any,
 ) -> CallArguments:
-    return CallArguments(
-        system_instructions, input, model_settings, tools, output_schema, handoffs, conversation_id
+    # tuple.__new__ directly: a NamedTuple's own __new__ is one more Python frame per call
+    return _new_tuple(
+        CallArguments,
+        (
+            system_instructions,
+            input,
+            model_settings,
+            tools,
+            output_schema,
+            handoffs,
+            conversation_id,
+        ),
     )
+
+
+_new_tuple = tuple.__new__
+bind_call = _mirror
+"""``bind_call(*args, **kwargs)``: the model call's arguments bound by name, in one frame (the
+wrapper's own ``args`` and ``kwargs`` unpacked straight into the mirror's parameters)."""
 
 
 def bind_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> CallArguments:

@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+from opentelemetry.context import attach, detach
+
 from .call import COMPLETED_EVENT, ChatCall
 from .guard import report_failure
 
@@ -85,14 +87,14 @@ async def _relay_events(events: AsyncIterator[Any], call: ChatCall) -> AsyncIter
     model's exception re-raised as the same object)."""
     try:
         while not call.fetched:  # until the request is made, the model's code runs in our span
-            token = call.activate()
+            token = attach(call.context)
             try:
                 event = await events.__anext__()
             except StopAsyncIteration:
                 call.finish()
                 return
             finally:
-                call.deactivate(token)
+                detach(token)
             _observe_event(call, event)
             yield event
         async for event in events:
@@ -120,14 +122,14 @@ class TracedEventStream(_CallStream):
 
     async def aclose(self) -> None:
         call = self._call
-        token = call.activate()
+        token = attach(call.context)
         try:
             await self._wrapped.aclose()
         except BaseException as error:
             call.fail(error)
             raise
         finally:
-            call.deactivate(token)
+            detach(token)
         call.close_early()
         await _close_quietly(self._relay)
 
@@ -135,7 +137,7 @@ class TracedEventStream(_CallStream):
         # Straight into the SDK's generator, as without us; the relay, waiting at its `yield`,
         # goes on from wherever that generator is when the next step comes.
         call = self._call
-        token = call.activate()
+        token = attach(call.context)
         try:
             event = await self._wrapped.athrow(*args)
         except StopAsyncIteration:
@@ -145,7 +147,7 @@ class TracedEventStream(_CallStream):
             call.fail(error)
             raise
         finally:
-            call.deactivate(token)
+            detach(token)
         _observe_event(call, event)
         return event
 

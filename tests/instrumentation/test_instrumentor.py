@@ -6,6 +6,7 @@ import importlib.metadata
 import logging
 
 import pytest
+import wrapt
 from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
 from wrapt import FunctionWrapper
 
@@ -14,17 +15,71 @@ from chatspan.instrumentation import ChatCompletionsInstrumentor
 
 from .calls import get_response, make_model
 
-METHODS = ("get_response", "stream_response", "_fetch_response")
+WRAPPED = ("get_response", "stream_response")  # with wrapt
+FETCH = "_fetch_response"  # the private fetch step: a plain function of ours
+METHODS = (*WRAPPED, FETCH)
 
 
 def test_uninstrument_restores_the_original_functions_exactly(instrument):
     originals = {name: OpenAIChatCompletionsModel.__dict__[name] for name in METHODS}
     instrumentor = instrument()
-    for name in METHODS:
+    for name in WRAPPED:
         assert isinstance(OpenAIChatCompletionsModel.__dict__[name], FunctionWrapper)
+    observed = OpenAIChatCompletionsModel.__dict__[FETCH]
+    assert observed is not originals[FETCH] and observed.__wrapped__ is originals[FETCH]
     instrumentor.uninstrument()
     for name in METHODS:
         assert OpenAIChatCompletionsModel.__dict__[name] is originals[name]
+
+
+async def test_a_wrapper_put_on_our_fetch_step_is_left_in_place(instrument, span_exporter, backend):
+    seen = []
+
+    def theirs(wrapped, instance, args, kwargs):
+        seen.append(instance)
+        return wrapped(*args, **kwargs)
+
+    original = OpenAIChatCompletionsModel.__dict__[FETCH]
+    instrumentor = instrument()
+    wrapt.wrap_function_wrapper(OpenAIChatCompletionsModel, FETCH, theirs)
+    try:
+        instrumentor.uninstrument()
+        wrapper = OpenAIChatCompletionsModel.__dict__[FETCH]
+        assert isinstance(wrapper, FunctionWrapper)  # theirs stays, with ours inside it
+        model = make_model(backend)
+        backend.add(completion("through both"))
+        response = await get_response(model)
+        assert response.output[0].content[0].text == "through both"
+        assert seen == [model]
+        assert span_exporter.get_finished_spans() == ()  # ours passes straight through
+    finally:
+        setattr(OpenAIChatCompletionsModel, FETCH, original)
+
+
+async def test_a_wrapper_already_on_the_fetch_step_is_called_bound(
+    instrument, span_exporter, backend
+):
+    seen = []
+
+    def theirs(wrapped, instance, args, kwargs):
+        seen.append(instance)
+        return wrapped(*args, **kwargs)
+
+    original = OpenAIChatCompletionsModel.__dict__[FETCH]
+    wrapt.wrap_function_wrapper(OpenAIChatCompletionsModel, FETCH, theirs)
+    theirs_on_class = OpenAIChatCompletionsModel.__dict__[FETCH]
+    try:
+        instrumentor = instrument()
+        model = make_model(backend)
+        backend.add(completion())
+        await get_response(model)
+        assert seen == [model]  # bound to the instance, as without us
+        (span,) = span_exporter.get_finished_spans()
+        assert span.attributes["gen_ai.response.id"] == "chatcmpl-scripted"
+        instrumentor.uninstrument()
+        assert OpenAIChatCompletionsModel.__dict__[FETCH] is theirs_on_class
+    finally:
+        setattr(OpenAIChatCompletionsModel, FETCH, original)
 
 
 def test_instrument_twice_wraps_once_and_warns(instrument, caplog):
