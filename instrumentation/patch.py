@@ -19,7 +19,7 @@ from opentelemetry.context import attach, detach, get_current
 from .call import CALL_KEY, ChatCall, open_call
 from .dedupe import inference_already_open
 from .guard import guarded, report_failure
-from .request import bind_arguments, bind_call
+from .request import bind_call
 from .state import InstrumentationState
 from .stream import ObservedChunkStream, TracedEventStream
 
@@ -138,7 +138,7 @@ def _asking_for_usage(
     """``CHATSPAN_STREAM_USAGE``: the same arguments, with a copy of ``model_settings`` that has
     ``include_usage=True``, when the caller left it unset (None: the SDK then asks only
     OpenAI's own endpoint). An explicit True or False is the caller's and stays."""
-    settings = bind_arguments(args, kwargs).model_settings  # same three leading parameters
+    settings = bind_call(*args, **kwargs).model_settings  # same three leading parameters
     if not dataclasses.is_dataclass(settings) or getattr(settings, "include_usage", 0) is not None:
         return None
     asking = dataclasses.replace(settings, include_usage=True)  # type: ignore[type-var]

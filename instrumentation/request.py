@@ -18,7 +18,6 @@ __all__ = [
     "CallArguments",
     "Endpoint",
     "EndpointCache",
-    "bind_arguments",
     "bind_call",
     "provider_and_server",
     "request_attributes",
@@ -38,7 +37,7 @@ class CallArguments(NamedTuple):
     conversation_id: str | None
 
 
-def _mirror(
+def bind_call(
     system_instructions: Any = None,
     input: Any = None,
     model_settings: Any = None,
@@ -51,6 +50,9 @@ def _mirror(
     *_: Any,
     **kw: Any,
 ) -> CallArguments:
+    """``bind_call(*args, **kwargs)``: a model call's arguments bound by name, as Python binds
+    them, in one frame. A mirror of the stable leading parameters; what a release added later
+    (``prompt``...) falls into ``**kw``."""
     # tuple.__new__ directly: a NamedTuple's own __new__ is one more Python frame per call
     return _new_tuple(
         CallArguments,
@@ -67,13 +69,6 @@ def _mirror(
 
 
 _new_tuple = tuple.__new__
-bind_call = _mirror
-"""``bind_call(*args, **kwargs)``: the model call's arguments bound by name, in one frame (the
-wrapper's own ``args`` and ``kwargs`` unpacked straight into the mirror's parameters)."""
-
-
-def bind_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> CallArguments:
-    return _mirror(*args, **kwargs)
 
 
 # Hosts whose provider the conventions name; anything else speaking the protocol is "compatible".

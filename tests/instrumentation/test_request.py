@@ -11,7 +11,7 @@ from chatspan.exporters.scripted_backend import ScriptedBackend
 from chatspan.instrumentation.request import (
     CallArguments,
     EndpointCache,
-    bind_arguments,
+    bind_call,
     provider_and_server,
 )
 
@@ -20,27 +20,24 @@ from .calls import make_model
 
 def test_positional_arguments_of_the_early_signature_bind():
     settings = ModelSettings(temperature=0.5)
-    bound = bind_arguments(("sys", "hi", settings, [], None, [], "tracing", None), {})
+    bound = bind_call("sys", "hi", settings, [], None, [], "tracing", None)
     assert (bound.system_instructions, bound.input, bound.model_settings) == ("sys", "hi", settings)
     assert bound.conversation_id is None
 
 
 def test_keyword_arguments_of_todays_signature_bind():
-    bound = bind_arguments(
-        (),
-        {
-            "system_instructions": None,
-            "input": [],
-            "model_settings": ModelSettings(),
-            "tools": [],
-            "output_schema": None,
-            "handoffs": [],
-            "tracing": None,
-            "previous_response_id": None,
-            "conversation_id": "conv_9",
-            "prompt": {"id": "p"},
-            "some_future_argument": 1,
-        },
+    bound = bind_call(
+        system_instructions=None,
+        input=[],
+        model_settings=ModelSettings(),
+        tools=[],
+        output_schema=None,
+        handoffs=[],
+        tracing=None,
+        previous_response_id=None,
+        conversation_id="conv_9",
+        prompt={"id": "p"},
+        some_future_argument=1,
     )
     assert bound.conversation_id == "conv_9"
 
@@ -75,7 +72,7 @@ def test_every_way_of_passing_the_arguments_binds_as_the_signature_does(
         name: None if name in left_out and index >= positional else values[name]
         for index, name in enumerate(_PARAMETERS)
     }
-    bound = bind_arguments(args, kwargs)
+    bound = bind_call(*args, **kwargs)
     assert type(bound) is CallArguments
     assert bound._asdict() == {field: expected[field] for field in CallArguments._fields}
 
