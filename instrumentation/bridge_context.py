@@ -35,6 +35,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 
+from . import class_patch
 from .guard import report_failure
 
 __all__ = [
@@ -75,8 +76,6 @@ def activate(lookup: Lookup | None) -> None:
 # Plain classmethods rather than wrapt wrappers: every SDK span made current passes two of them
 # (a model call at least its generation span's set and reset), and a wrapt wrapper on a
 # classmethod builds a bound wrapper on each access (bench/README.md, "instructions.py").
-
-_ORIGINAL = "_chatspan_original"  # on our hook functions: what they replaced in Scope's dict
 
 
 def _set_hook(sdk_set: Callable[..., Any], find: str) -> Callable[..., Any]:
@@ -130,26 +129,19 @@ def hook_scope() -> bool:
         return False
     for name, build in _HOOKS:
         original = scope.__dict__[name]  # the SDK's classmethod, or someone's wrapper of it
-        if not _is_ours(original):
+        if not class_patch.is_ours(original):
             hook = build(original.__get__(None, scope))  # bound to Scope once, here
-            setattr(hook, _ORIGINAL, original)
             hook.__name__ = hook.__qualname__ = name
-            setattr(scope, name, classmethod(hook))
+            class_patch.install(scope, name, classmethod(hook), original)
     return True
 
 
 def unhook_scope() -> None:
     """Remove our hooks where they are still the outermost ones; leave others' alone."""
     scope = getattr(sys.modules.get(_SCOPE_MODULE), "Scope", None)
-    for name, _ in _HOOKS:
-        attribute = getattr(scope, "__dict__", {}).get(name)
-        if _is_ours(attribute):
-            setattr(scope, name, getattr(attribute.__func__, _ORIGINAL))
-
-
-def _is_ours(attribute: Any) -> bool:
-    # type(), not isinstance(): a wrapt proxy put over our hook passes isinstance as one
-    return type(attribute) is classmethod and hasattr(attribute.__func__, _ORIGINAL)
+    if scope is not None:
+        for name, _ in _HOOKS:
+            class_patch.uninstall(scope, name)
 
 
 # -- for the chat span -------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import importlib
 import logging
 import os
 from collections.abc import Collection
-from types import FunctionType
 from typing import Any
 
 from opentelemetry._logs import get_logger
@@ -21,17 +20,13 @@ from opentelemetry.metrics import get_meter
 from opentelemetry.trace import get_tracer
 from wrapt import FunctionWrapper, wrap_function_wrapper
 
+from . import class_patch
 from .config import Settings
 from .cost import Pricing
 from .guard import guarded
 from .metrics import AgentMetrics, ChatMetrics
 from .package import _instruments
-from .patch import (
-    OBSERVED_FETCH,
-    get_response_wrapper,
-    observed_fetch_response,
-    stream_response_wrapper,
-)
+from .patch import get_response_wrapper, observed_fetch_response, stream_response_wrapper
 from .state import InstrumentationState
 
 __all__ = ["ChatCompletionsInstrumentor"]
@@ -95,8 +90,9 @@ class ChatCompletionsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for name, factory in _TARGETS:
             if hasattr(cls, name):
                 wrap_function_wrapper(module, f"{_CLASS}.{name}", factory(state))
-        if _FETCH in cls.__dict__:
-            setattr(cls, _FETCH, observed_fetch_response(state, cls.__dict__[_FETCH]))
+        sdk_fetch = cls.__dict__.get(_FETCH)
+        if sdk_fetch is not None:
+            class_patch.install(cls, _FETCH, observed_fetch_response(state, sdk_fetch), sdk_fetch)
         self._state = state
         from .bridge import install  # imports agents.tracing: only once we instrument
 
@@ -118,10 +114,7 @@ class ChatCompletionsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         cls = getattr(importlib.import_module(_MODULE), _CLASS)
         for name, _ in _TARGETS:
             _unwrap_ours(cls, name, state)
-        fetch = cls.__dict__.get(_FETCH)
-        # type(), not only the marker: a wrapt proxy put over ours would pass that on
-        if type(fetch) is FunctionType and hasattr(fetch, OBSERVED_FETCH):
-            setattr(cls, _FETCH, getattr(fetch, OBSERVED_FETCH))
+        class_patch.uninstall(cls, _FETCH)
 
 
 def end_open_calls_at_exit() -> None:

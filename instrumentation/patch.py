@@ -24,7 +24,6 @@ from .state import InstrumentationState
 from .stream import ObservedChunkStream, TracedEventStream
 
 __all__ = [
-    "OBSERVED_FETCH",
     "get_response_wrapper",
     "observed_fetch_response",
     "stream_response_wrapper",
@@ -86,10 +85,6 @@ def stream_response_wrapper(state: InstrumentationState) -> Wrapper:
     return traced_stream_response
 
 
-OBSERVED_FETCH = "_chatspan_observed_fetch"
-"""Set on our fetch-step function: the class attribute it replaced (``sdk_fetch``)."""
-
-
 def observed_fetch_response(state: InstrumentationState, sdk_fetch: Any) -> Callable[..., Any]:
     """The model's fetch step, observed inside our span: the completion, or its chunk stream.
 
@@ -120,7 +115,6 @@ def observed_fetch_response(state: InstrumentationState, sdk_fetch: Any) -> Call
         return result
 
     functools.update_wrapper(_fetch_response, sdk_fetch)  # its name, doc and __wrapped__
-    setattr(_fetch_response, OBSERVED_FETCH, sdk_fetch)
     return _fetch_response
 
 
