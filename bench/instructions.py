@@ -142,8 +142,14 @@ def _measure(
     }
 
 
-def _report(results: dict[tuple[str, str], float], modes: list[str], workloads: list[str]) -> None:
-    print(f"{'workload':<13}{'mode':<10}{'instr/call':>12}{'overhead':>11}{'x bare':>8}")
+def report(
+    results: dict[tuple[str, str], float],
+    modes: list[str],
+    workloads: list[str],
+    unit: str = "instructions",
+) -> None:
+    """Per call: each mode's count, its overhead above the baseline, that over the bare one's."""
+    print(f"{'workload':<13}{'mode':<10}{'per call':>12}{'overhead':>11}{'x bare':>8}")
     for workload in workloads:
         baseline = results.get(("baseline", workload))
         bare = results.get(("bare", workload))
@@ -165,7 +171,7 @@ def _report(results: dict[tuple[str, str], float], modes: list[str], workloads: 
             long, short = (
                 results[(mode, w)] - results[("baseline", w)] for w in ("stream_200", "stream_20")
             )
-            print(f"  {mode:<9}{(long - short) / events:>9,.0f} instructions/event")
+            print(f"  {mode:<9}{(long - short) / events:>9,.0f} {unit}/event")
 
 
 def main() -> None:
@@ -183,7 +189,7 @@ def main() -> None:
         sys.exit("bench/instructions.py needs valgrind (Debian: apt-get install valgrind)")
     calls = {w: options.calls or DEFAULT_CALLS[w] for w in options.workloads}
     print(f"counted calls per workload: {calls}, after warm-up calls {WARMUP_CALLS}\n")
-    _report(_measure(options.modes, options.workloads, calls), options.modes, options.workloads)
+    report(_measure(options.modes, options.workloads, calls), options.modes, options.workloads)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import asyncio
 import json
 import timeit
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -89,6 +90,7 @@ class ChatCall:
         "_usage_seen",
         "context",
         "fetched",
+        "reads_output",
         "span",
         "stream",
     )
@@ -106,6 +108,7 @@ class ChatCall:
         self._ended = False
         self.stream = stream
         self.fetched = False  # set once the model's fetch step returned: the request is made
+        self.reads_output = state.capturing  # else a stream's events are handed on unread
         self._usage: tuple[int | None, int | None] = (None, None)
         self._usage_seen = False
         self._cached: int | None = None
@@ -166,6 +169,9 @@ class ChatCall:
     def first_chunk(self, chunk: Any) -> None:
         self._first_chunk_s = timeit.default_timer() - self._start
         self._response_identity(chunk)
+        choices = chunk.choices
+        if not choices or choices[0].finish_reason is not None:  # the relay's test, once here
+            self.last_chunks(chunk, choices)
 
     def last_chunks(self, chunk: Any, choices: Any) -> None:
         for choice in choices or ():
@@ -253,11 +259,13 @@ class ChatCall:
         self._record_error(error)
         self._end()
 
-    def close_early(self) -> None:
-        """The consumer closed or dropped the stream: not an error, but worth knowing."""
+    def close_early(self, handed_on_completed: Callable[[], bool] | None = None) -> None:
+        """The consumer closed or dropped the stream: not an error, but worth knowing, unless it
+        had the terminal event already (seen here, or, with capture off, where nothing is read
+        per event, asked of the stream by ``handed_on_completed``)."""
         if self._ended:
             return
-        if not self._saw_completed:
+        if not (self._saw_completed or (handed_on_completed and handed_on_completed())):
             self._mark_closed_early()
         self._end()
 

@@ -23,7 +23,7 @@ Everything but iteration is forwarded to the wrapped object, including ``__class
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from opentelemetry.context import attach, detach
@@ -41,12 +41,15 @@ class _CallStream:
     # type, finds the slot's member descriptor and calls what it holds, so no Python frame of
     # ours runs per step (a property handing it out measured 0.03 µs more per step).
     __slots__ = ("__anext__", "__weakref__", "_call", "_relay", "_wrapped")
+    # Each kind's relay generator, as a class attribute: no `super().__init__` per call.
+    _relaying: Callable[[Any, ChatCall], AsyncGenerator[Any, None]]
 
-    def __init__(self, wrapped: Any, call: ChatCall, relay: AsyncGenerator[Any, None]) -> None:
-        object.__setattr__(self, "_wrapped", wrapped)
-        object.__setattr__(self, "_call", call)
-        object.__setattr__(self, "_relay", relay)
-        object.__setattr__(self, "__anext__", relay.__anext__)  # bound once, not per step
+    def __init__(self, wrapped: Any, call: ChatCall) -> None:
+        relay = self._relaying(wrapped, call)
+        _set(self, "_wrapped", wrapped)  # past our own __setattr__, which forwards
+        _set(self, "_call", call)
+        _set(self, "_relay", relay)
+        _set(self, "__anext__", relay.__anext__)  # bound once, not per step
 
     def __aiter__(self) -> _CallStream:
         # The proxy is its own iterator: `async for` comes back to our `__anext__`, and holding
@@ -71,6 +74,7 @@ class _CallStream:
 
 
 _OWN_SLOTS = frozenset(_CallStream.__slots__)  # every other attribute is the wrapped object's
+_set = object.__setattr__
 
 
 def _observe_event(call: ChatCall, event: Any) -> None:
@@ -97,15 +101,19 @@ async def _relay_events(events: AsyncIterator[Any], call: ChatCall) -> AsyncIter
                 detach(token)
             _observe_event(call, event)
             yield event
-        async for event in events:
-            try:  # `_observe_event`, inlined: a function call would double this step
-                if event.type == COMPLETED_EVENT:
-                    call.observe_completed(event)
-            except AttributeError:  # not a Responses event: nothing for us in it
-                pass
-            except Exception as error:
-                report_failure("reading a stream event", error)
-            yield event
+        if call.reads_output:
+            async for event in events:
+                try:  # `_observe_event`, inlined: a function call would double this step
+                    if event.type == COMPLETED_EVENT:
+                        call.observe_completed(event)
+                except AttributeError:  # not a Responses event: nothing for us in it
+                    pass
+                except Exception as error:
+                    report_failure("reading a stream event", error)
+                yield event
+        else:  # nothing to read per event: an early close looks back (`_completed_handed_on`)
+            async for event in events:
+                yield event
     except GeneratorExit:  # the relay itself closed (the proxy's aclose, or collected)
         raise
     except BaseException as error:
@@ -116,9 +124,7 @@ async def _relay_events(events: AsyncIterator[Any], call: ChatCall) -> AsyncIter
 
 class TracedEventStream(_CallStream):
     __slots__ = ()
-
-    def __init__(self, events: Any, call: ChatCall) -> None:
-        super().__init__(events, call, _relay_events(events, call))
+    _relaying = staticmethod(_relay_events)
 
     async def aclose(self) -> None:
         call = self._call
@@ -130,7 +136,7 @@ class TracedEventStream(_CallStream):
             raise
         finally:
             detach(token)
-        call.close_early()
+        call.close_early(self._handed_on_completed)
         await _close_quietly(self._relay)
 
     async def athrow(self, *args: Any) -> Any:
@@ -141,7 +147,7 @@ class TracedEventStream(_CallStream):
         try:
             event = await self._wrapped.athrow(*args)
         except StopAsyncIteration:
-            call.close_early()
+            call.close_early(self._handed_on_completed)
             raise
         except BaseException as error:
             call.fail(error)
@@ -151,23 +157,50 @@ class TracedEventStream(_CallStream):
         _observe_event(call, event)
         return event
 
+    def _handed_on_completed(self) -> bool:
+        return _completed_handed_on(self._relay)
+
     def __del__(self) -> None:
         # An abandoned stream (the consumer broke out and dropped it) still ends its span.
-        self._call.close_early()
+        self._call.close_early(self._handed_on_completed)
+
+
+def _completed_handed_on(relay: AsyncGenerator[Any, None]) -> bool:
+    """Whether the last event the event relay handed on was the terminal one.
+
+    Read from the suspended relay's own frame, and only when a stream closes early: with
+    capture off the relay does nothing per event, not even keep a flag (``_relay_events``)."""
+    try:
+        frame = relay.ag_frame
+        event = frame.f_locals.get("event") if frame is not None else None
+        return getattr(event, "type", None) == COMPLETED_EVENT
+    except Exception as error:
+        report_failure("looking at the last stream event", error)
+        return False
 
 
 async def _relay_chunks(chunks: Any, call: ChatCall) -> AsyncIterator[Any]:
     """The provider's chunks, each handed on as it comes.
 
-    Per chunk only a count and two attribute reads: the clock is read at the first chunk and
-    when the chunks run out, usage and finish reasons only in a chunk without choices or one
-    that finishes them (continuous-usage servers repeat the running total there)."""
-    count = 0
-    async for chunk in chunks:
+    Per chunk only a count and two attribute reads: the clock is read at the first chunk (taken
+    before the loop, so the loop does not test for it) and when the chunks run out, usage and
+    finish reasons only in a chunk without choices or one that finishes them (continuous-usage
+    servers repeat the running total there)."""
+    iterator = aiter(chunks)  # once, as `async for` would: the loop below goes on with it
+    try:
+        chunk = await anext(iterator)
+    except StopAsyncIteration:
+        call.chunks_ended(0)
+        return
+    try:
+        call.first_chunk(chunk)  # and, as in the loop, what a chunk that ends a choice holds
+    except Exception as error:
+        report_failure("reading a streamed chunk", error)
+    yield chunk
+    count = 1
+    async for chunk in iterator:
         count += 1
         try:
-            if count == 1:
-                call.first_chunk(chunk)
             choices = chunk.choices
             if not choices or choices[0].finish_reason is not None:
                 call.last_chunks(chunk, choices)
@@ -179,9 +212,7 @@ async def _relay_chunks(chunks: Any, call: ChatCall) -> AsyncIterator[Any]:
 
 class ObservedChunkStream(_CallStream):
     __slots__ = ()
-
-    def __init__(self, chunks: Any, call: ChatCall) -> None:
-        super().__init__(chunks, call, _relay_chunks(chunks, call))
+    _relaying = staticmethod(_relay_chunks)
 
     def __aiter__(self) -> AsyncGenerator[Any, None]:  # type: ignore[override]
         # The SDK keeps this proxy (to close the stream and read its response) and only

@@ -59,7 +59,7 @@ def test_the_report_gives_overheads_ratios_and_the_per_event_figure(capsys):
         for workload in ("get_response", "stream_20", "stream_200")
     }
     results[("off", "stream_200")] += 180 * 5  # 5 instructions per event more than the others
-    bench._report(results, modes, ["get_response", "stream_20", "stream_200"])
+    bench.report(results, modes, ["get_response", "stream_20", "stream_200"])
     out = capsys.readouterr().out
     rows = {tuple(line.split()[:2]): line.split() for line in out.splitlines() if line.strip()}
     assert rows[("get_response", "off")][2:] == ["1,300", "300", "1.50x"]

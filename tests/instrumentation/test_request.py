@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import enum
+import types
+
 import pytest
 from agents import ModelSettings
 from hypothesis import given
@@ -13,6 +16,7 @@ from chatspan.instrumentation.request import (
     EndpointCache,
     bind_call,
     provider_and_server,
+    request_attributes,
 )
 
 from .calls import make_model
@@ -120,3 +124,41 @@ def test_a_models_endpoint_is_built_once_and_again_when_its_client_moves():
 def test_the_legacy_system_attribute_joins_the_endpoint_when_asked():
     endpoint = EndpointCache(legacy_system=True).endpoint(make_model(ScriptedBackend([])))
     assert endpoint.attributes["gen_ai.system"] == "openai"
+
+
+class _Level(enum.IntEnum):
+    HIGH = 900
+
+
+class _Float(float):  # as numpy.float64 is
+    pass
+
+
+def _scalars(settings) -> dict:
+    attributes = request_attributes(bind_call("", "hi", settings), False, {})
+    return {key: value for key, value in attributes.items() if key != "gen_ai.request.stream"}
+
+
+def test_scalar_settings_that_are_set_become_attributes_and_unset_ones_do_not():
+    settings = ModelSettings(temperature=0.25, top_p=1, max_tokens=_Level.HIGH)
+    assert _scalars(settings) == {
+        "gen_ai.request.temperature": 0.25,
+        "gen_ai.request.top_p": 1,
+        "gen_ai.request.max_tokens": _Level.HIGH,  # a subclass of int is an int
+    }
+    assert _scalars(ModelSettings()) == {}
+
+
+def test_a_setting_no_attribute_can_hold_is_left_out():
+    settings = ModelSettings(temperature=_Float(0.5))
+    object.__setattr__(settings, "frequency_penalty", object())  # past its validation: a sentinel
+    assert _scalars(settings) == {"gen_ai.request.temperature": 0.5}
+
+
+def test_a_settings_object_lacking_fields_still_gives_those_it_has():
+    older = types.SimpleNamespace(temperature=0.1, presence_penalty=0.3)  # no top_p, max_tokens
+    assert _scalars(older) == {
+        "gen_ai.request.temperature": 0.1,
+        "gen_ai.request.presence_penalty": 0.3,
+    }
+    assert _scalars(None) == {}

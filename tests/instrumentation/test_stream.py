@@ -110,10 +110,20 @@ def _usage_in_every_chunk() -> list[dict]:
     ]
 
 
+def _one_chunk_answer() -> list[dict]:
+    """The whole answer, its finish and its usage in the first chunk, which the relay takes
+    before its loop."""
+    return [chunk({"role": "assistant", "content": "Sunny."}, finish_reason="stop", usage=USAGE)]
+
+
 @pytest.mark.parametrize(
     ("chunks", "expected"),
-    [(_usage_in_the_finishing_chunk, USAGE), (_usage_in_every_chunk, None)],
-    ids=["usage-beside-the-finish", "continuous-usage"],
+    [
+        (_usage_in_the_finishing_chunk, USAGE),
+        (_usage_in_every_chunk, None),
+        (_one_chunk_answer, USAGE),
+    ],
+    ids=["usage-beside-the-finish", "continuous-usage", "one-chunk"],
 )
 async def test_usage_is_read_wherever_the_provider_puts_it_last(
     instrument, span_exporter, chunks, expected
@@ -240,18 +250,73 @@ async def test_abandoned_stream_is_ended_by_garbage_collection(instrument, span_
     assert span.attributes["chatspan.stream.closed_early"] is True
 
 
+@pytest.mark.parametrize("capture", [False, True])  # off: nothing is read per event
+@pytest.mark.parametrize("stop", ["aclose", "drop"])
 async def test_stopping_right_after_the_terminal_event_is_not_an_early_close(
-    instrument, span_exporter
+    instrument, span_exporter, capture, stop
 ):
-    instrument()
+    instrument(capture_content=capture)
     events = make_model(ScriptedBackend([many_text_chunks(5)])).stream_response(**model_arguments())
     async for event in events:
         if event.type == "response.completed":
             break
-    await events.aclose()
+    if stop == "aclose":
+        await events.aclose()
+    else:
+        del events, event
+        gc.collect()
     (span,) = span_exporter.get_finished_spans()
     assert "chatspan.stream.closed_early" not in span.attributes
     assert span.attributes["gen_ai.usage.output_tokens"] == USAGE["completion_tokens"]
+
+
+@pytest.mark.parametrize("capture", [False, True])
+async def test_stopping_one_event_before_the_terminal_one_is_an_early_close(
+    instrument, span_exporter, capture
+):
+    instrument(capture_content=capture)
+    events = make_model(ScriptedBackend([many_text_chunks(5)])).stream_response(**model_arguments())
+    async for event in events:
+        if event.type == "response.output_item.done":  # the SDK's last event but one
+            break
+    await events.aclose()
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes["chatspan.stream.closed_early"] is True
+
+
+def test_a_relay_whose_last_event_cannot_be_seen_counts_as_not_completed():
+    from chatspan.instrumentation.stream import _completed_handed_on
+
+    class Finished:  # an exhausted generator has no frame
+        ag_frame = None
+
+    class Unreadable:
+        @property
+        def ag_frame(self):
+            raise RuntimeError("no frame for you")
+
+    assert _completed_handed_on(Finished()) is False  # type: ignore[arg-type]
+    assert _completed_handed_on(Unreadable()) is False  # type: ignore[arg-type]
+
+
+async def test_a_stream_of_no_chunks_passes_as_without_us(instrument, span_exporter):
+    original = OpenAIChatCompletionsModel.stream_response
+
+    async def outcome(stream):
+        events = []
+        try:
+            async for event in stream:
+                events.append(comparable(event))
+        except Exception as error:  # whatever the SDK makes of it, we must make the same
+            return events, type(error)
+        return events, None
+
+    plain = await outcome(original(make_model(ScriptedBackend([[]])), **model_arguments()))
+    instrument()
+    traced = await outcome(make_model(ScriptedBackend([[]])).stream_response(**model_arguments()))
+    assert traced == plain
+    (span,) = span_exporter.get_finished_spans()
+    assert "gen_ai.response.time_to_first_chunk" not in span.attributes
 
 
 async def test_concurrent_streams_each_get_their_own_span(instrument, span_exporter):
