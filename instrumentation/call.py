@@ -89,6 +89,7 @@ class ChatCall:
         "_usage",
         "_usage_seen",
         "context",
+        "events_proxy",  # a stream's: a weak reference to its event proxy, unset for the rest
         "fetched",
         "reads_output",
         "span",
@@ -274,7 +275,9 @@ class ChatCall:
         if self._ended:
             return
         if self.stream:
-            self.close_early()
+            proxy_ref = getattr(self, "events_proxy", None)  # set by a stream's event proxy
+            proxy = proxy_ref() if proxy_ref is not None else None
+            self.close_early(None if proxy is None else proxy._handed_on_completed)
             return
         self._mark_abandoned()
         self._end()

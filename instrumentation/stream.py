@@ -23,6 +23,7 @@ Everything but iteration is forwarded to the wrapped object, including ``__class
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
@@ -126,6 +127,11 @@ class TracedEventStream(_CallStream):
     __slots__ = ()
     _relaying = staticmethod(_relay_events)
 
+    def __init__(self, events: Any, call: ChatCall) -> None:
+        _CallStream.__init__(self, events, call)
+        # Weak: at exit the call asks a stream still held whether it had the terminal event.
+        call.events_proxy = weakref.ref(self)
+
     async def aclose(self) -> None:
         call = self._call
         token = attach(call.context)
@@ -158,6 +164,7 @@ class TracedEventStream(_CallStream):
         return event
 
     def _handed_on_completed(self) -> bool:
+        """Whether the consumer has had ``response.completed`` (read only on an early close)."""
         return _completed_handed_on(self._relay)
 
     def __del__(self) -> None:

@@ -416,3 +416,23 @@ async def test_a_finished_call_is_freed_at_once_not_left_to_the_garbage_collecto
         gc.enable()
     assert len(span_exporter.get_finished_spans()) == 2
     assert alive == 0
+
+
+@pytest.mark.parametrize(
+    ("stop_at", "closed_early"),
+    [("response.completed", False), ("response.output_item.done", True)],
+)
+async def test_a_stream_still_held_at_exit_is_closed_early_only_before_the_terminal_event(
+    instrument, span_exporter, stop_at, closed_early
+):
+    instrumentor = instrument()  # capture off: the relay keeps no flag, the exit asks it
+    events = make_model(ScriptedBackend([many_text_chunks(5)])).stream_response(**model_arguments())
+    async for event in events:
+        if event.type == stop_at:
+            break
+    instrumentor._state.end_open_calls()  # what chatspan's atexit hook runs
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes.get("chatspan.stream.closed_early", False) is closed_early
+    del events  # still held until here: its own end is now a no-op
+    gc.collect()
+    assert len(span_exporter.get_finished_spans()) == 1
