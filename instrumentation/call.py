@@ -13,7 +13,6 @@ import asyncio
 import json
 import timeit
 import weakref
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -89,9 +88,8 @@ class ChatCall:
         "_usage",
         "_usage_seen",
         "context",
-        "events_proxy",  # a stream's: a weak reference to its event proxy, unset for the rest
+        "events_relay",  # a stream's: a weak reference to its event relay; unset for the rest
         "fetched",
-        "reads_output",
         "span",
         "stream",
     )
@@ -109,7 +107,6 @@ class ChatCall:
         self._ended = False
         self.stream = stream
         self.fetched = False  # set once the model's fetch step returned: the request is made
-        self.reads_output = state.capturing  # else a stream's events are handed on unread
         self._usage: tuple[int | None, int | None] = (None, None)
         self._usage_seen = False
         self._cached: int | None = None
@@ -148,6 +145,11 @@ class ChatCall:
         if state.capturing:
             self._capture_request(call)
 
+    @property
+    def capturing(self) -> bool:
+        """Whether content is captured: a stream's event relay then reads every event."""
+        return self._state.capturing
+
     # -- what the provider said (the model's fetch step) ----------------------------------
 
     def observe_completion(self, completion: Any) -> None:
@@ -170,9 +172,6 @@ class ChatCall:
     def first_chunk(self, chunk: Any) -> None:
         self._first_chunk_s = timeit.default_timer() - self._start
         self._response_identity(chunk)
-        choices = chunk.choices
-        if not choices or choices[0].finish_reason is not None:  # the relay's test, once here
-            self.last_chunks(chunk, choices)
 
     def last_chunks(self, chunk: Any, choices: Any) -> None:
         for choice in choices or ():
@@ -260,24 +259,37 @@ class ChatCall:
         self._record_error(error)
         self._end()
 
-    def close_early(self, handed_on_completed: Callable[[], bool] | None = None) -> None:
+    def close_early(self) -> None:
         """The consumer closed or dropped the stream: not an error, but worth knowing, unless it
-        had the terminal event already (seen here, or, with capture off, where nothing is read
-        per event, asked of the stream by ``handed_on_completed``)."""
+        had the terminal event already."""
         if self._ended:
             return
-        if not (self._saw_completed or (handed_on_completed and handed_on_completed())):
+        if not (self._saw_completed or self._relay_handed_on_completed()):
             self._mark_closed_early()
         self._end()
+
+    def _relay_handed_on_completed(self) -> bool:
+        """With capture off the event relay reads nothing per event (``stream._relay_events``),
+        so whether it handed on the terminal event is asked of it, only here: the last event
+        it yielded is a local of its suspended frame."""
+        relay_ref = getattr(self, "events_relay", None)
+        relay = relay_ref() if relay_ref is not None else None
+        if relay is None:  # not a stream, or its relay is gone
+            return False
+        try:
+            frame = relay.ag_frame  # None once the relay has finished
+            event = frame.f_locals.get("event") if frame is not None else None
+            return getattr(event, "type", None) == COMPLETED_EVENT
+        except Exception as error:
+            report_failure("looking at the last stream event", error)
+            return False
 
     def end_at_exit(self) -> None:
         """The interpreter is exiting with this call still open (``state.end_open_calls``)."""
         if self._ended:
             return
         if self.stream:
-            proxy_ref = getattr(self, "events_proxy", None)  # set by a stream's event proxy
-            proxy = proxy_ref() if proxy_ref is not None else None
-            self.close_early(None if proxy is None else proxy._handed_on_completed)
+            self.close_early()
             return
         self._mark_abandoned()
         self._end()

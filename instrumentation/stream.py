@@ -102,7 +102,7 @@ async def _relay_events(events: AsyncIterator[Any], call: ChatCall) -> AsyncIter
                 detach(token)
             _observe_event(call, event)
             yield event
-        if call.reads_output:
+        if call.capturing:
             async for event in events:
                 try:  # `_observe_event`, inlined: a function call would double this step
                     if event.type == COMPLETED_EVENT:
@@ -112,7 +112,7 @@ async def _relay_events(events: AsyncIterator[Any], call: ChatCall) -> AsyncIter
                 except Exception as error:
                     report_failure("reading a stream event", error)
                 yield event
-        else:  # nothing to read per event: an early close looks back (`_completed_handed_on`)
+        else:  # nothing to read per event: an early close asks (`ChatCall.close_early`)
             async for event in events:
                 yield event
     except GeneratorExit:  # the relay itself closed (the proxy's aclose, or collected)
@@ -129,8 +129,8 @@ class TracedEventStream(_CallStream):
 
     def __init__(self, events: Any, call: ChatCall) -> None:
         _CallStream.__init__(self, events, call)
-        # Weak: at exit the call asks a stream still held whether it had the terminal event.
-        call.events_proxy = weakref.ref(self)
+        # Weak, as the relay holds the call: an early close asks it for its last event.
+        call.events_relay = weakref.ref(self._relay)
 
     async def aclose(self) -> None:
         call = self._call
@@ -142,7 +142,7 @@ class TracedEventStream(_CallStream):
             raise
         finally:
             detach(token)
-        call.close_early(self._handed_on_completed)
+        call.close_early()
         await _close_quietly(self._relay)
 
     async def athrow(self, *args: Any) -> Any:
@@ -153,7 +153,7 @@ class TracedEventStream(_CallStream):
         try:
             event = await self._wrapped.athrow(*args)
         except StopAsyncIteration:
-            call.close_early(self._handed_on_completed)
+            call.close_early()
             raise
         except BaseException as error:
             call.fail(error)
@@ -163,51 +163,23 @@ class TracedEventStream(_CallStream):
         _observe_event(call, event)
         return event
 
-    def _handed_on_completed(self) -> bool:
-        """Whether the consumer has had ``response.completed`` (read only on an early close)."""
-        return _completed_handed_on(self._relay)
-
     def __del__(self) -> None:
         # An abandoned stream (the consumer broke out and dropped it) still ends its span.
-        self._call.close_early(self._handed_on_completed)
-
-
-def _completed_handed_on(relay: AsyncGenerator[Any, None]) -> bool:
-    """Whether the last event the event relay handed on was the terminal one.
-
-    Read from the suspended relay's own frame, and only when a stream closes early: with
-    capture off the relay does nothing per event, not even keep a flag (``_relay_events``)."""
-    try:
-        frame = relay.ag_frame
-        event = frame.f_locals.get("event") if frame is not None else None
-        return getattr(event, "type", None) == COMPLETED_EVENT
-    except Exception as error:
-        report_failure("looking at the last stream event", error)
-        return False
+        self._call.close_early()
 
 
 async def _relay_chunks(chunks: Any, call: ChatCall) -> AsyncIterator[Any]:
     """The provider's chunks, each handed on as it comes.
 
-    Per chunk only a count and two attribute reads: the clock is read at the first chunk (taken
-    before the loop, so the loop does not test for it) and when the chunks run out, usage and
-    finish reasons only in a chunk without choices or one that finishes them (continuous-usage
-    servers repeat the running total there)."""
-    iterator = aiter(chunks)  # once, as `async for` would: the loop below goes on with it
-    try:
-        chunk = await anext(iterator)
-    except StopAsyncIteration:
-        call.chunks_ended(0)
-        return
-    try:
-        call.first_chunk(chunk)  # and, as in the loop, what a chunk that ends a choice holds
-    except Exception as error:
-        report_failure("reading a streamed chunk", error)
-    yield chunk
-    count = 1
-    async for chunk in iterator:
+    Per chunk only a count and two attribute reads: the clock is read at the first chunk and
+    when the chunks run out, usage and finish reasons only in a chunk without choices or one
+    that finishes them (continuous-usage servers repeat the running total there)."""
+    count = 0
+    async for chunk in chunks:
         count += 1
         try:
+            if count == 1:
+                call.first_chunk(chunk)
             choices = chunk.choices
             if not choices or choices[0].finish_reason is not None:
                 call.last_chunks(chunk, choices)

@@ -285,7 +285,7 @@ async def test_stopping_one_event_before_the_terminal_one_is_an_early_close(
 
 
 def test_a_relay_whose_last_event_cannot_be_seen_counts_as_not_completed():
-    from chatspan.instrumentation.stream import _completed_handed_on
+    from chatspan.instrumentation.call import ChatCall
 
     class Finished:  # an exhausted generator has no frame
         ag_frame = None
@@ -295,8 +295,13 @@ def test_a_relay_whose_last_event_cannot_be_seen_counts_as_not_completed():
         def ag_frame(self):
             raise RuntimeError("no frame for you")
 
-    assert _completed_handed_on(Finished()) is False  # type: ignore[arg-type]
-    assert _completed_handed_on(Unreadable()) is False  # type: ignore[arg-type]
+    def asks(relay) -> bool:  # what a call with this event relay (or none) concludes
+        return ChatCall._relay_handed_on_completed(types.SimpleNamespace(events_relay=relay))
+
+    assert asks(lambda: Finished()) is False
+    assert asks(lambda: Unreadable()) is False
+    assert asks(lambda: None) is False  # the relay is gone
+    assert asks(None) is False  # not a stream
 
 
 async def test_a_stream_of_no_chunks_passes_as_without_us(instrument, span_exporter):
