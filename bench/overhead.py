@@ -8,9 +8,11 @@ Modes:
   off       chatspan, content capture off
   on        chatspan, content capture on, a 2 KB prompt (the sanitizer runs)
 Workloads: get_response, and stream_response of about 20 and 200 events. The model talks to an
-in-process fake client returning prebuilt ChatCompletion objects, so what is timed is the SDK's
-own work plus ours, not HTTP. All modes share one TracerProvider with a SimpleSpanProcessor and
-an exporter that drops spans, and one fake client, so each reads the very same prebuilt objects.
+in-process fake client returning prebuilt ChatCompletion objects (streamed through openai's own
+``AsyncStream`` type, as a real client's are; ``--plain-stream`` for a bare async iterator), so
+what is timed is the SDK's own work plus ours, not HTTP. All modes share one TracerProvider
+with a SimpleSpanProcessor and an exporter that drops spans, and one fake client, so each reads
+the very same prebuilt objects.
 
 The modes live side by side, so a round is one call of each, in shuffled order, and each mode's
 overhead is its time minus the baseline's *in the same round*. This machine's speed drifts by up
@@ -43,6 +45,7 @@ from typing import Any, NamedTuple
 from agents import ModelSettings
 from agents.models.interface import ModelTracing
 from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
+from openai import AsyncStream
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -115,15 +118,33 @@ class _FakeCompletions:
 
     async def create(self, **kwargs: Any) -> Any:
         if kwargs.get("stream") is True:
-            return _ListStream(self.streams[self.stream_size])
+            return CHUNK_STREAM(self.streams[self.stream_size])
         return self.completion
 
 
-class _ListStream:
+class OpenAIChunkStream(AsyncStream[ChatCompletionChunk]):
+    """openai's own stream type over prebuilt chunks, so the SDK iterates it as it does the
+    stream a real client returns (through ``AsyncStream.__aiter__``), minus the SSE parsing."""
+
+    def __init__(self, items: list[Any]) -> None:  # not AsyncStream's: no response to decode
+        self._items = items
+        self._iterator = self.__stream__()
+
+    async def __stream__(self) -> AsyncIterator[Any]:
+        for item in self._items:
+            yield item
+
+    async def close(self) -> None:
+        pass
+
+
+class PlainChunkStream:
+    """A bare async iterator (``--plain-stream``): the fixture of the first three sessions."""
+
     def __init__(self, items: list[Any]) -> None:
         self._items = iter(items)
 
-    def __aiter__(self) -> _ListStream:
+    def __aiter__(self) -> PlainChunkStream:
         return self
 
     async def __anext__(self) -> Any:
@@ -134,6 +155,9 @@ class _ListStream:
 
     async def close(self) -> None:
         pass
+
+
+CHUNK_STREAM: type[Any] = OpenAIChunkStream
 
 
 class _FakeClient:
@@ -504,7 +528,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3000, help="rounds for get_response")
     parser.add_argument("--memory-calls", type=int, default=10_000)
+    parser.add_argument(
+        "--plain-stream", action="store_true", help="chunks from a bare async iterator"
+    )
     options = parser.parse_args()
+    if options.plain_stream:
+        global CHUNK_STREAM
+        CHUNK_STREAM = PlainChunkStream
     # Streams take longer per call; their round counts scale down so each workload takes a while.
     rounds = {
         "get_response": options.rounds,

@@ -259,21 +259,24 @@ class ChatCall:
         self._record_error(error)
         self._end()
 
-    def close_early(self) -> None:
+    def close_early(self, relay: Any = None) -> None:
         """The consumer closed or dropped the stream: not an error, but worth knowing, unless it
-        had the terminal event already."""
+        had the terminal event already. ``relay``: the event relay, from a proxy being
+        finalized, whose weak reference (``events_relay``) the cyclic collector may have
+        cleared already."""
         if self._ended:
             return
-        if not (self._saw_completed or self._relay_handed_on_completed()):
+        if not (self._saw_completed or self._relay_handed_on_completed(relay)):
             self._mark_closed_early()
         self._end()
 
-    def _relay_handed_on_completed(self) -> bool:
+    def _relay_handed_on_completed(self, relay: Any = None) -> bool:
         """With capture off the event relay reads nothing per event (``stream._relay_events``),
         so whether it handed on the terminal event is asked of it, only here: the last event
         it yielded is a local of its suspended frame."""
-        relay_ref = getattr(self, "events_relay", None)
-        relay = relay_ref() if relay_ref is not None else None
+        if relay is None:
+            relay_ref = getattr(self, "events_relay", None)
+            relay = relay_ref() if relay_ref is not None else None
         if relay is None:  # not a stream, or its relay is gone
             return False
         try:

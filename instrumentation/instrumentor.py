@@ -113,7 +113,7 @@ class ChatCompletionsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             uninstall(bridge)
         cls = getattr(importlib.import_module(_MODULE), _CLASS)
         for name, _ in _TARGETS:
-            _unwrap_ours(cls, name, state)
+            _unwrap_ours(cls, name)
         class_patch.uninstall(cls, _FETCH)
 
 
@@ -162,7 +162,7 @@ def _apply_agents_sdk_export() -> None:
     apply_agents_sdk_export()
 
 
-def _unwrap_ours(cls: type, name: str, state: InstrumentationState) -> None:
+def _unwrap_ours(cls: type, name: str) -> None:
     attribute = cls.__dict__.get(name)
     if isinstance(attribute, FunctionWrapper) and _is_ours(attribute):
         setattr(cls, name, attribute.__wrapped__)

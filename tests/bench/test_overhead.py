@@ -59,3 +59,17 @@ async def test_the_report_has_every_workload_mode_and_figure(capsys):
     assert len(ratios) == 9 and all(ratio.endswith("x") for ratio in ratios)
     assert sum("µs/event" in line for line in lines) == 4 + 7  # the figure, steady state
     assert any(line.strip().startswith("off") and "µs/call" in line for line in lines)
+
+
+async def test_streams_come_as_openais_own_type_unless_asked_for_a_plain_iterator():
+    import openai
+
+    bench = load_bench_script("overhead")
+    chunks = bench._chunks(3)
+    streams = {kind: kind(chunks) for kind in (bench.OpenAIChunkStream, bench.PlainChunkStream)}
+    for kind, stream in streams.items():
+        assert [chunk async for chunk in stream] == chunks  # the very objects, in order
+        assert isinstance(stream, openai.AsyncStream) is (kind is bench.OpenAIChunkStream)
+    assert bench.CHUNK_STREAM is bench.OpenAIChunkStream
+    completions = bench._FakeCompletions()
+    assert isinstance(await completions.create(stream=True), openai.AsyncStream)

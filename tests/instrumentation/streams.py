@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import sys
+import types
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from chatspan.exporters.scripted_backend import chunk, sse, text_chunks
@@ -72,3 +75,23 @@ def _without_created_at(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_created_at(v) for v in value]
     return value
+
+
+@contextlib.contextmanager
+def relays_started() -> Iterator[list[types.CodeType]]:
+    """The code object of every async generator started inside (asyncio's own hooks still
+    run): which relays a stream's chunks went through. Entered in the running loop, which
+    sets its hooks when it starts."""
+    started: list[types.CodeType] = []
+    hooks = sys.get_asyncgen_hooks()
+
+    def firstiter(agen):
+        started.append(agen.ag_code)
+        if hooks.firstiter is not None:
+            hooks.firstiter(agen)
+
+    sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=hooks.finalizer)
+    try:
+        yield started
+    finally:
+        sys.set_asyncgen_hooks(*hooks)

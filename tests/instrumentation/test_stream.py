@@ -24,6 +24,7 @@ from .streams import (
     many_text_chunks,
     parallel_tool_call_chunks,
     refusal_chunks,
+    relays_started,
     stalling_stream,
 )
 
@@ -441,3 +442,85 @@ async def test_a_stream_still_held_at_exit_is_closed_early_only_before_the_termi
     del events  # still held until here: its own end is now a no-op
     gc.collect()
     assert len(span_exporter.get_finished_spans()) == 1
+
+
+@pytest.mark.parametrize("capture", [False, True])
+async def test_our_chunk_relay_takes_the_place_of_openais_own(instrument, capture):
+    openai_relay = openai.AsyncStream.__aiter__.__code__
+    with relays_started() as started:
+        plain = await stream_events(make_model(ScriptedBackend([many_text_chunks(5)])))
+    assert openai_relay in started  # without us, every chunk passes openai's relay
+    instrument(capture_content=capture)
+    with relays_started() as started:
+        traced = await stream_events(make_model(ScriptedBackend([many_text_chunks(5)])))
+    assert [comparable(e) for e in traced] == [comparable(e) for e in plain]
+    assert openai_relay not in started  # ours replaced it rather than stacked on it
+
+
+async def test_a_replaced_stream_iterator_is_honoured(instrument, span_exporter, monkeypatch):
+    """Someone else's ``__aiter__`` on openai's stream (another instrumentation's, say) is the
+    one the chunks go through, with ours on top."""
+    seen: list = []
+
+    async def observing(self):
+        async for item in self._iterator:
+            seen.append(item)
+            yield item
+
+    monkeypatch.setattr(openai.AsyncStream, "__aiter__", observing)
+    instrument()
+    await stream_events(make_model(ScriptedBackend([many_text_chunks(5)])))
+    assert len(seen) == 8  # a role chunk, five of text, the finishing one, the usage one
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes["gen_ai.usage.output_tokens"] == USAGE["completion_tokens"]
+
+
+def test_only_the_exact_re_yield_counts_as_openais_relay():
+    from chatspan.instrumentation.stream import _chunk_source
+
+    class Relaying:
+        _iterator = object()
+
+        async def __aiter__(self):
+            async for item in self._iterator:
+                yield item
+
+    class Counting(Relaying):
+        async def __aiter__(self):
+            async for item in self._iterator:
+                self.count = 1
+                yield item
+
+    class Broken:
+        @property
+        def __class__(self):
+            raise RuntimeError("no type here")
+
+    relaying, counting = Relaying(), Counting()
+    assert _chunk_source(relaying) is Relaying._iterator
+    assert _chunk_source(counting) is counting
+    assert _chunk_source([1, 2]) == [1, 2]
+    broken = Broken()
+    assert _chunk_source(broken) is broken
+
+
+@pytest.mark.parametrize(
+    ("stop_at", "closed_early"),
+    [("response.completed", False), ("response.output_item.done", True)],
+)
+async def test_a_stream_dropped_in_a_reference_cycle_is_judged_by_its_last_event(
+    instrument, span_exporter, stop_at, closed_early
+):
+    """Freed by the cyclic collector, which clears weak references before it finalizes: the
+    proxy still knows its relay, so a consumer that had the terminal event is not marked."""
+    instrument()  # capture off: the relay keeps no flag, the early close asks it
+    events = make_model(ScriptedBackend([many_text_chunks(5)])).stream_response(**model_arguments())
+    async for event in events:
+        if event.type == stop_at:
+            break
+    holder: list = [events]
+    holder.append(holder)  # only the cyclic collector can free the stream now
+    del events, holder, event
+    gc.collect()
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes.get("chatspan.stream.closed_early", False) is closed_early
