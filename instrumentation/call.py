@@ -88,7 +88,7 @@ class ChatCall:
         "_usage",
         "_usage_seen",
         "context",
-        "events_relay",  # a stream's: a weak reference to its event relay; unset for the rest
+        "events_relay",  # a stream's event relay, until its proxy goes; unset for the rest
         "fetched",
         "span",
         "stream",
@@ -259,25 +259,24 @@ class ChatCall:
         self._record_error(error)
         self._end()
 
-    def close_early(self, relay: Any = None) -> None:
+    def close_early(self) -> None:
         """The consumer closed or dropped the stream: not an error, but worth knowing, unless it
-        had the terminal event already. ``relay``: the event relay, from a proxy being
-        finalized, whose weak reference (``events_relay``) the cyclic collector may have
-        cleared already."""
-        if self._ended:
-            return
-        if not (self._saw_completed or self._relay_handed_on_completed(relay)):
-            self._mark_closed_early()
-        self._end()
+        had the terminal event already. Every stream's proxy comes here when it goes, however
+        the stream ended, so here the call lets go of the relay (whose frame holds the call)."""
+        if not self._ended:
+            if not (self._saw_completed or self._relay_handed_on_completed()):
+                self._mark_closed_early()
+            self._end()
+        self.events_relay = None
 
-    def _relay_handed_on_completed(self, relay: Any = None) -> bool:
+    def _relay_handed_on_completed(self) -> bool:
         """With capture off the event relay reads nothing per event (``stream._relay_events``),
         so whether it handed on the terminal event is asked of it, only here: the last event
-        it yielded is a local of its suspended frame."""
-        if relay is None:
-            relay_ref = getattr(self, "events_relay", None)
-            relay = relay_ref() if relay_ref is not None else None
-        if relay is None:  # not a stream, or its relay is gone
+        it yielded is a local of its suspended frame. The call holds its relay strongly until
+        the proxy goes: a weak reference would be cleared before the proxy's ``__del__`` runs
+        when the cyclic collector frees them, and the answer lost."""
+        relay = getattr(self, "events_relay", None)
+        if relay is None:  # not a stream, or not made yet
             return False
         try:
             frame = relay.ag_frame  # None once the relay has finished

@@ -26,8 +26,8 @@ Everything but iteration is forwarded to the wrapped object, including ``__class
 from __future__ import annotations
 
 import inspect
-import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from types import CodeType
 from typing import Any
 
 from opentelemetry.context import attach, detach
@@ -132,8 +132,8 @@ class TracedEventStream(_CallStream):
 
     def __init__(self, events: Any, call: ChatCall) -> None:
         _CallStream.__init__(self, events, call)
-        # Weak, as the relay holds the call: an early close asks it for its last event.
-        call.events_relay = weakref.ref(self._relay)
+        # An early close asks the relay for its last event; the call lets go in close_early.
+        call.events_relay = self._relay
 
     async def aclose(self) -> None:
         call = self._call
@@ -168,7 +168,7 @@ class TracedEventStream(_CallStream):
 
     def __del__(self) -> None:
         # An abandoned stream (the consumer broke out and dropped it) still ends its span.
-        self._call.close_early(self._relay)
+        self._call.close_early()
 
 
 async def _relay_chunks(chunks: Any, call: ChatCall) -> AsyncIterator[Any]:
@@ -201,7 +201,7 @@ def _chunk_source(chunks: Any) -> Any:
     one, another client's stream or a changed openai release is iterated as it is."""
     try:
         code = getattr(getattr(type(chunks), "__aiter__", None), "__code__", None)
-        if code is not None and (code is _BARE_RELAY_SEEN[0] or _is_bare_relay(code)):
+        if code is not None and (code is _seen_bare_relay or _is_bare_relay(code)):
             return chunks._iterator
     except Exception as error:  # odd streams are iterated as they are
         report_failure("looking at the chunk stream", error)
@@ -214,10 +214,11 @@ async def _bare_relay(self: Any) -> AsyncIterator[Any]:  # the shape of openai's
 
 
 _BARE_RELAY = _bare_relay.__code__
-_BARE_RELAY_SEEN: list[Any] = [None]  # the last code object found to be that shape
+_seen_bare_relay: CodeType | None = None  # the last code object found to be that shape
 
 
-def _is_bare_relay(code: Any) -> bool:
+def _is_bare_relay(code: CodeType) -> bool:
+    global _seen_bare_relay
     same = (
         code.co_flags & inspect.CO_ASYNC_GENERATOR
         and code.co_code == _BARE_RELAY.co_code
@@ -226,7 +227,7 @@ def _is_bare_relay(code: Any) -> bool:
         and code.co_exceptiontable == _BARE_RELAY.co_exceptiontable
     )
     if same:
-        _BARE_RELAY_SEEN[0] = code
+        _seen_bare_relay = code
     return bool(same)
 
 

@@ -7,6 +7,7 @@ import collections.abc
 import gc
 import inspect
 import json
+import logging
 import types
 
 import openai
@@ -299,10 +300,9 @@ def test_a_relay_whose_last_event_cannot_be_seen_counts_as_not_completed():
     def asks(relay) -> bool:  # what a call with this event relay (or none) concludes
         return ChatCall._relay_handed_on_completed(types.SimpleNamespace(events_relay=relay))
 
-    assert asks(lambda: Finished()) is False
-    assert asks(lambda: Unreadable()) is False
-    assert asks(lambda: None) is False  # the relay is gone
-    assert asks(None) is False  # not a stream
+    assert asks(Finished()) is False
+    assert asks(Unreadable()) is False
+    assert asks(None) is False  # not a stream, or its call has ended
 
 
 async def test_a_stream_of_no_chunks_passes_as_without_us(instrument, span_exporter):
@@ -399,7 +399,7 @@ async def test_a_finished_call_is_freed_at_once_not_left_to_the_garbage_collecto
     # Our span's context refers to its call weakly: were it strong, each call would be a cycle
     # (the call holds that context) and wait, with its span, for a collection.
     instrument()
-    backend = ScriptedBackend([_usage_in_the_finishing_chunk(), _usage_in_the_finishing_chunk()])
+    backend = ScriptedBackend([_usage_in_the_finishing_chunk() for _ in range(3)])
     model = make_model(backend)
     gc.collect()
     gc.disable()
@@ -411,6 +411,10 @@ async def test_a_finished_call_is_freed_at_once_not_left_to_the_garbage_collecto
             break
         await events.aclose()  # closed early: ended too
         del events
+        events = model.stream_response(**model_arguments())
+        async for _ in events:
+            break
+        del events  # dropped mid-stream: its relay, still suspended, must not keep the call
         # asyncio closes a dropped async generator (our chunk relay, as the SDK's own) in a
         # task of its own: a few turns of the loop, not a wait for time.
         for _ in range(10):
@@ -420,7 +424,7 @@ async def test_a_finished_call_is_freed_at_once_not_left_to_the_garbage_collecto
         alive = live_chat_calls()
     finally:
         gc.enable()
-    assert len(span_exporter.get_finished_spans()) == 2
+    assert len(span_exporter.get_finished_spans()) == 3
     assert alive == 0
 
 
@@ -475,7 +479,7 @@ async def test_a_replaced_stream_iterator_is_honoured(instrument, span_exporter,
     assert span.attributes["gen_ai.usage.output_tokens"] == USAGE["completion_tokens"]
 
 
-def test_only_the_exact_re_yield_counts_as_openais_relay():
+def test_only_the_exact_re_yield_counts_as_openais_relay(caplog):
     from chatspan.instrumentation.stream import _chunk_source
 
     class Relaying:
@@ -491,17 +495,20 @@ def test_only_the_exact_re_yield_counts_as_openais_relay():
                 self.count = 1
                 yield item
 
-    class Broken:
-        @property
-        def __class__(self):
-            raise RuntimeError("no type here")
+    class Unreadable(Relaying):  # openai's relay, but no inner iterator to be had
+        __aiter__ = Relaying.__aiter__
 
-    relaying, counting = Relaying(), Counting()
+        @property
+        def _iterator(self):
+            raise RuntimeError("no iterator here")
+
+    relaying, counting, unreadable = Relaying(), Counting(), Unreadable()
     assert _chunk_source(relaying) is Relaying._iterator
     assert _chunk_source(counting) is counting
     assert _chunk_source([1, 2]) == [1, 2]
-    broken = Broken()
-    assert _chunk_source(broken) is broken
+    with caplog.at_level(logging.DEBUG, logger="chatspan.instrumentation"):
+        assert _chunk_source(unreadable) is unreadable  # iterated as it is, and reported
+    assert "looking at the chunk stream failed" in caplog.text
 
 
 @pytest.mark.parametrize(
