@@ -130,9 +130,17 @@ def _measure(
     modes: list[str], workloads: list[str], calls: dict[str, int]
 ) -> dict[tuple[str, str], float]:
     jobs = [(m, w, n) for w in workloads for m in modes for n in (0, calls[w])]
+    done: list[tuple[str, str, int]] = []
+
+    def count(job: tuple[str, str, int]) -> int:
+        total = count_instructions(*job)
+        done.append(job)  # the table comes at the end; a run takes many minutes, so say so
+        print(f"  {len(done)}/{len(jobs)}: {job[0]} {job[1]}, {job[2]} calls: {total:,}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return total
+
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        counted = pool.map(lambda job: count_instructions(*job), jobs)
-        totals = dict(zip(jobs, counted, strict=True))
+        totals = dict(zip(jobs, pool.map(count, jobs), strict=True))
     return {
         (mode, workload): per_call(
             totals[(mode, workload, 0)], totals[(mode, workload, calls[workload])], calls[workload]

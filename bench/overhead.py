@@ -111,14 +111,15 @@ def _chunks(text_chunks: int) -> list[ChatCompletionChunk]:
 
 
 class _FakeCompletions:
-    def __init__(self) -> None:
+    def __init__(self, chunk_stream: type[Any]) -> None:
+        self.chunk_stream = chunk_stream  # what a streamed create returns, over the chunks
         self.completion = _completion()
         self.streams = {n: _chunks(n) for n in (15, 195)}
         self.stream_size = 15
 
     async def create(self, **kwargs: Any) -> Any:
         if kwargs.get("stream") is True:
-            return CHUNK_STREAM(self.streams[self.stream_size])
+            return self.chunk_stream(self.streams[self.stream_size])
         return self.completion
 
 
@@ -157,15 +158,12 @@ class PlainChunkStream:
         pass
 
 
-CHUNK_STREAM: type[Any] = OpenAIChunkStream
-
-
 class _FakeClient:
     base_url = "https://api.openai.com/v1/"
 
-    def __init__(self) -> None:
+    def __init__(self, chunk_stream: type[Any] = OpenAIChunkStream) -> None:
         self.chat = type("Chat", (), {})()
-        self.chat.completions = _FakeCompletions()
+        self.chat.completions = _FakeCompletions(chunk_stream)
 
 
 def _arguments(prompt: str) -> dict[str, Any]:
@@ -342,13 +340,20 @@ async def _one_call(model: Any, workload: str, arguments: dict[str, Any]) -> _Ti
 class _Pass:
     """One instrumentor's pass: rounds of baseline, bare and chatspan calls, interleaved."""
 
-    def __init__(self, mode: str, tracer_provider: Any, meter_provider: Any, reader: Any) -> None:
+    def __init__(
+        self,
+        mode: str,
+        tracer_provider: Any,
+        meter_provider: Any,
+        reader: Any,
+        chunk_stream: type[Any] = OpenAIChunkStream,
+    ) -> None:
         self.mode, self.reader = mode, reader
         # One client for all: every mode reads the very same prebuilt completion and chunks.
         # With a client each, one mode's objects could sit worse in memory than another's, a
         # bias pairing cannot remove (the 200-event baseline measured up to 0.4 µs per event
         # slower than the bare reference, which runs the same code and more).
-        client = _FakeClient()
+        client = _FakeClient(chunk_stream)
         self.models = {
             "baseline": _Uninstrumented(MODEL, openai_client=client),  # type: ignore[arg-type]
             "bare": _bare_model(tracer_provider.get_tracer("bare"), client),
@@ -414,17 +419,22 @@ def dropping_tracer_provider() -> TracerProvider:
     return tracer_provider
 
 
-def new_pass(mode: str, tracer_provider: TracerProvider) -> _Pass:
+def new_pass(
+    mode: str, tracer_provider: TracerProvider, chunk_stream: type[Any] = OpenAIChunkStream
+) -> _Pass:
     """A pass whose metrics go to a reader of its own, collected only when the pass says."""
     reader = InMemoryMetricReader()
-    return _Pass(mode, tracer_provider, MeterProvider(metric_readers=[reader]), reader)
+    meter_provider = MeterProvider(metric_readers=[reader])
+    return _Pass(mode, tracer_provider, meter_provider, reader, chunk_stream)
 
 
-async def _measure(rounds: dict[str, int]) -> list[_Pass]:
+async def _measure(
+    rounds: dict[str, int], chunk_stream: type[Any] = OpenAIChunkStream
+) -> list[_Pass]:
     tracer_provider = dropping_tracer_provider()
     passes = []
     for mode in ("off", "on"):
-        chatspan_pass = new_pass(mode, tracer_provider)
+        chatspan_pass = new_pass(mode, tracer_provider, chunk_stream)
         try:
             for workload, count in rounds.items():
                 await chatspan_pass.run(workload, max(count // 10, 1), keep=False)
@@ -532,16 +542,14 @@ def main() -> None:
         "--plain-stream", action="store_true", help="chunks from a bare async iterator"
     )
     options = parser.parse_args()
-    if options.plain_stream:
-        global CHUNK_STREAM
-        CHUNK_STREAM = PlainChunkStream
     # Streams take longer per call; their round counts scale down so each workload takes a while.
     rounds = {
         "get_response": options.rounds,
         "stream_20": max(options.rounds // 2, 20),
         "stream_200": max(options.rounds // 4, 20),
     }
-    passes = asyncio.run(_measure(rounds))
+    chunk_stream = PlainChunkStream if options.plain_stream else OpenAIChunkStream
+    passes = asyncio.run(_measure(rounds, chunk_stream))
     _report(passes, rounds)
     before, after = asyncio.run(_memory_growth(options.memory_calls))
     print(

@@ -147,15 +147,17 @@ def unhook_scope() -> None:
 # -- for the chat span -------------------------------------------------------------------------
 
 
-def _sdk_current_span() -> Any:
-    """The SDK's current span, from ``Scope``: where the hooks above see it made current.
+# ``Scope.get_current_span``, bound on the first chat call (the SDK is imported by then) and
+# kept: the SDK's public ``get_current_span`` reaches the same variable through its trace
+# provider, three Python calls deep, and every chat call asks.
+_scope_current_span: Callable[[], Any] | None = None
 
-    Bound on first use and kept: the SDK's public ``get_current_span`` reaches the same variable
-    through its trace provider, three Python calls deep, and every chat call asks."""
-    global _sdk_current_span
-    scope = importlib.import_module(_SCOPE_MODULE).Scope
-    getter = _sdk_current_span = scope.get_current_span  # bound to Scope once
-    return getter()
+
+def _bind_scope_current_span() -> Callable[[], Any]:
+    """The SDK's current span, from ``Scope``: where the hooks above see it made current."""
+    global _scope_current_span
+    _scope_current_span = importlib.import_module(_SCOPE_MODULE).Scope.get_current_span
+    return _scope_current_span
 
 
 def _agent_name_of(sdk_span: Any) -> str | None:
@@ -176,7 +178,7 @@ def chat_parent(current: Context) -> tuple[Context, str | None]:
     a context that lacks it (code that swapped the OTel context) gets our span as the parent.
     """
     try:
-        sdk_span = _sdk_current_span()
+        sdk_span = (_scope_current_span or _bind_scope_current_span())()
         if sdk_span is None:  # a model called outside any agent run
             return current, None
         lookup = _active

@@ -99,23 +99,24 @@ def observed_fetch_response(state: InstrumentationState, sdk_fetch: Any) -> Call
         call = open_call()
         if call is None:
             return await call_sdk(self, *args, **kwargs)
-        if not call.stream:
-            completion = await call_sdk(self, *args, **kwargs)
-            call.fetched = True
-            call.observe_completion(completion)
-            return completion
-        if state.settings.stream_usage:
+        stream = call.stream
+        if stream and state.settings.stream_usage:
             args, kwargs = _asking_for_usage(args, kwargs) or (args, kwargs)
         result = await call_sdk(self, *args, **kwargs)
         call.fetched = True
-        if isinstance(result, tuple) and len(result) == 2 and hasattr(result[1], "__anext__"):
+        if stream and _is_response_and_chunks(result):
             response, chunks = result
             return response, ObservedChunkStream(chunks, call)
-        call.observe_completion(result)  # not the SDK's (response, chunks): read what it holds
+        call.observe_completion(result)  # a completion, or a stream's odd result: read it
         return result
 
     functools.update_wrapper(_fetch_response, sdk_fetch)  # its name, doc and __wrapped__
     return _fetch_response
+
+
+def _is_response_and_chunks(result: Any) -> bool:
+    """What the SDK's fetch step returns for a stream: the response and its chunk stream."""
+    return isinstance(result, tuple) and len(result) == 2 and hasattr(result[1], "__anext__")
 
 
 def _binding(descriptor: Any) -> Callable[..., Any]:

@@ -72,3 +72,17 @@ def test_the_report_gives_overheads_ratios_and_the_per_event_figure(capsys):
 def test_per_call_takes_out_the_process_and_warm_up():
     bench = load_bench_script("instructions")
     assert bench.per_call(7_000_000, 7_300_000, 300) == 1000.0
+
+
+def test_each_count_is_reported_as_it_finishes_and_the_table_uses_them_all(monkeypatch, capsys):
+    bench = load_bench_script("instructions")
+    totals = {("bare", "get_response", 0): 5_000, ("bare", "get_response", 10): 6_000}
+    totals |= {("off", "get_response", 0): 5_000, ("off", "get_response", 10): 7_500}
+    monkeypatch.setattr(bench, "count_instructions", lambda *job: totals[job])
+    results = bench._measure(["bare", "off"], ["get_response"], {"get_response": 10})
+    assert results == {("bare", "get_response"): 100.0, ("off", "get_response"): 250.0}
+    progress = capsys.readouterr().err.splitlines()
+    assert len(progress) == 4 and all(
+        line.strip().endswith(("5,000", "6,000", "7,500")) for line in progress
+    )
+    assert sorted(line.split(":")[0].strip() for line in progress) == ["1/4", "2/4", "3/4", "4/4"]

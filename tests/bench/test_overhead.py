@@ -70,6 +70,6 @@ async def test_streams_come_as_openais_own_type_unless_asked_for_a_plain_iterato
     for kind, stream in streams.items():
         assert [chunk async for chunk in stream] == chunks  # the very objects, in order
         assert isinstance(stream, openai.AsyncStream) is (kind is bench.OpenAIChunkStream)
-    assert bench.CHUNK_STREAM is bench.OpenAIChunkStream
-    completions = bench._FakeCompletions()
-    assert isinstance(await completions.create(stream=True), openai.AsyncStream)
+    default, plain = bench._FakeClient(), bench._FakeClient(bench.PlainChunkStream)
+    assert isinstance(await default.chat.completions.create(stream=True), openai.AsyncStream)
+    assert isinstance(await plain.chat.completions.create(stream=True), bench.PlainChunkStream)
