@@ -88,7 +88,7 @@ class ChatCall:
         "_usage",
         "_usage_seen",
         "context",
-        "events_relay",  # a stream's event relay, until its proxy goes; unset for the rest
+        "events_relay",  # a weak reference to a stream's event relay; unset for the rest
         "fetched",
         "span",
         "stream",
@@ -260,31 +260,28 @@ class ChatCall:
         self._end()
 
     def close_early(self) -> None:
-        """The consumer closed or dropped the stream: not an error, but worth knowing, unless it
-        had the terminal event already. Every stream's proxy comes here when it goes, however
-        the stream ended, so here the call lets go of the relay (whose frame holds the call)."""
+        """The consumer closed the stream, or it went unfinished (the relay asks
+        ``close_early_after``): not an error, but worth knowing, unless it had the terminal
+        event already."""
         if not self._ended:
-            if not (self._saw_completed or self._relay_handed_on_completed()):
-                self._mark_closed_early()
-            self._end()
-        self.events_relay = None
+            relay_ref = getattr(self, "events_relay", None)
+            relay = relay_ref() if relay_ref is not None else None
+            self._close_early(self._saw_completed or _relay_handed_on_completed(relay))
 
-    def _relay_handed_on_completed(self) -> bool:
-        """With capture off the event relay reads nothing per event (``stream._relay_events``),
-        so whether it handed on the terminal event is asked of it, only here: the last event
-        it yielded is a local of its suspended frame. The call holds its relay strongly until
-        the proxy goes: a weak reference would be cleared before the proxy's ``__del__`` runs
-        when the cyclic collector frees them, and the answer lost."""
-        relay = getattr(self, "events_relay", None)
-        if relay is None:  # not a stream, or not made yet
-            return False
-        try:
-            frame = relay.ag_frame  # None once the relay has finished
-            event = frame.f_locals.get("event") if frame is not None else None
-            return getattr(event, "type", None) == COMPLETED_EVENT
-        except Exception as error:
-            report_failure("looking at the last stream event", error)
-            return False
+    def close_early_after(self, last_event: Any) -> None:
+        """The event relay was closed at its ``yield`` of ``last_event`` (None before any)."""
+        if not self._ended:
+            try:
+                handed_on = getattr(last_event, "type", None) == COMPLETED_EVENT
+            except Exception as error:  # an odd event: judged as not the terminal one
+                report_failure("looking at the last stream event", error)
+                handed_on = False
+            self._close_early(self._saw_completed or handed_on)
+
+    def _close_early(self, had_completed: bool) -> None:
+        if not had_completed:
+            self._mark_closed_early()
+        self._end()
 
     def end_at_exit(self) -> None:
         """The interpreter is exiting with this call still open (``state.end_open_calls``)."""
@@ -459,6 +456,21 @@ class ChatCall:
 
     def _on_sanitize_error(self) -> None:
         self._content_failed = True
+
+
+def _relay_handed_on_completed(relay: Any) -> bool:
+    """With capture off the event relay reads nothing per event (``stream._relay_events``), so
+    whether it handed on the terminal event is asked of it when an early close comes from
+    outside it: the last event it yielded is a local of its suspended frame."""
+    if relay is None:  # not a stream, or its relay is gone
+        return False
+    try:
+        frame = relay.ag_frame  # None once the relay has finished
+        event = frame.f_locals.get("event") if frame is not None else None
+        return getattr(event, "type", None) == COMPLETED_EVENT
+    except Exception as error:
+        report_failure("looking at the last stream event", error)
+        return False
 
 
 def open_call() -> ChatCall | None:

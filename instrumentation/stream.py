@@ -1,24 +1,24 @@
 """Transparent proxies for the two streams of a streamed call.
 
 ``TracedEventStream`` wraps the async generator ``stream_response`` returns: the agent receives
-the very same event objects, in the same order, one ``__anext__`` at a time. Until the model has
+the very same event objects, in the same order, one step at a time. Until the model has
 fetched its response, our span is current while the model's own code runs (so its HTTP client's
 spans nest under ours), and the caller's context is restored before each event is handed over;
 after that, steps only read chunks already requested, and the attach is skipped. The span ends
-exactly once: exhaustion, error, ``aclose()``, cancellation, or garbage collection of an abandoned
-stream.
+exactly once: exhaustion, error, ``aclose()``, cancellation, or the relay's finalization when an
+abandoned stream is dropped (asyncio closes it, as it does the SDK's own generator).
 
 ``ObservedChunkStream`` wraps the provider's ``AsyncStream`` of ``ChatCompletionChunk`` inside
 the model's fetch step, to read what only the chunks carry (response id and model, finish
 reasons, usage, chunk timing) while handing each chunk on untouched.
 
-Every event passes both, so a step costs no Python frame of ours beyond one relay generator per
-proxy: ``__anext__`` is a slot holding the relay's own ``__anext__`` (a C method), and the relay
-does the reading; the SDK's stream handler is handed the chunk relay itself. The chunk relay
-steps openai's stream where openai's own ``__aiter__`` relay would (``_chunk_source``), so it
-replaces a generator on every chunk rather than adding one. Measured per step
-in isolation (``bench/README.md``): a ``wrapt`` proxy's Python ``__anext__`` 0.48 µs, this proxy
-0.16 µs, a bare generator's re-yield 0.14 µs.
+Every event passes both, and a step costs no Python frame of ours beyond one relay generator per
+proxy: ``__aiter__`` hands ``async for`` the relay itself (an async generator, stepped by the
+interpreter as directly as the SDK's own; a step through a proxy's slot cost 0.3-0.4 µs more in
+place), and ``__anext__`` is a slot holding the relay's own ``__anext__`` (a C method) for
+whoever steps the proxy by hand. The chunk relay steps openai's stream where openai's own
+``__aiter__`` relay would (``_chunk_source``), so it replaces a generator on every chunk rather
+than adding one (``bench/README.md``).
 Everything but iteration is forwarded to the wrapped object, including ``__class__``, so
 ``isinstance``/``inspect.isasyncgen`` answer as they would for the original.
 """
@@ -26,7 +26,8 @@ Everything but iteration is forwarded to the wrapped object, including ``__class
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator
 from types import CodeType
 from typing import Any
 
@@ -45,20 +46,19 @@ class _CallStream:
     # type, finds the slot's member descriptor and calls what it holds, so no Python frame of
     # ours runs per step (a property handing it out measured 0.03 µs more per step).
     __slots__ = ("__anext__", "__weakref__", "_call", "_relay", "_wrapped")
-    # Each kind's relay generator, as a class attribute: no `super().__init__` per call.
-    _relaying: Callable[[Any, ChatCall], AsyncGenerator[Any, None]]
 
-    def __init__(self, wrapped: Any, call: ChatCall) -> None:
-        relay = self._relaying(wrapped, call)
+    def __init__(self, wrapped: Any, call: ChatCall, relay: AsyncGenerator[Any, None]) -> None:
         _set(self, "_wrapped", wrapped)  # past our own __setattr__, which forwards
         _set(self, "_call", call)
         _set(self, "_relay", relay)
         _set(self, "__anext__", relay.__anext__)  # bound once, not per step
 
-    def __aiter__(self) -> _CallStream:
-        # The proxy is its own iterator: `async for` comes back to our `__anext__`, and holding
-        # the proxy while iterating keeps it alive until the stream ends or is dropped.
-        return self
+    def __aiter__(self) -> AsyncGenerator[Any, None]:
+        # `async for` steps the relay itself: an async generator, which the interpreter steps
+        # directly, where a step through this proxy's slot cost 0.3-0.4 µs an event in place
+        # (bench/README.md). The proxy holds the relay, so a stream kept and iterated again
+        # later goes on where it was.
+        return self._relay
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:
@@ -90,9 +90,16 @@ def _observe_event(call: ChatCall, event: Any) -> None:
         report_failure("reading a stream event", error)
 
 
-async def _relay_events(events: AsyncIterator[Any], call: ChatCall) -> AsyncIterator[Any]:
-    """The SDK's events, handed on; the terminal one read; the end recorded (exhaustion, or the
-    model's exception re-raised as the same object)."""
+async def _relay_events(
+    events: AsyncIterator[Any], call: ChatCall, _lifetime: _EndWhenDropped
+) -> AsyncIterator[Any]:
+    """The SDK's events, handed on; the terminal one read; the end recorded: exhaustion, the
+    model's exception re-raised as the same object, or the relay closed from outside at a
+    ``yield`` (the proxy's ``aclose``, or asyncio finalizing a dropped stream, as it does the
+    SDK's own generator: ``GeneratorExit``, or ``CancelledError`` when the loop shuts down
+    first), which is an early close. ``_lifetime`` is there for a relay dropped unstarted."""
+    _lifetime.started = True
+    event = None
     try:
         while not call.fetched:  # until the request is made, the model's code runs in our span
             token = attach(call.context)
@@ -104,7 +111,11 @@ async def _relay_events(events: AsyncIterator[Any], call: ChatCall) -> AsyncIter
             finally:
                 detach(token)
             _observe_event(call, event)
-            yield event
+            try:
+                yield event
+            except BaseException:
+                call.close_early_after(event)
+                raise
         if call.capturing:
             async for event in events:
                 try:  # `_observe_event`, inlined: a function call would double this step
@@ -114,26 +125,50 @@ async def _relay_events(events: AsyncIterator[Any], call: ChatCall) -> AsyncIter
                     pass
                 except Exception as error:
                     report_failure("reading a stream event", error)
-                yield event
-        else:  # nothing to read per event: an early close asks (`ChatCall.close_early`)
+                try:
+                    yield event
+                except BaseException:
+                    call.close_early_after(event)
+                    raise
+        else:  # nothing to read per event: an early close looks at the last one
             async for event in events:
-                yield event
-    except GeneratorExit:  # the relay itself closed (the proxy's aclose, or collected)
-        raise
-    except BaseException as error:
+                try:
+                    yield event
+                except BaseException:  # thrown in at the `yield`: closed from outside
+                    call.close_early_after(event)
+                    raise
+    except BaseException as error:  # from the SDK's generator (or ended already, above)
         call.fail(error)
         raise
     call.finish()
 
 
+class _EndWhenDropped:
+    """Held only by an event relay's frame, for a relay dropped before its first step: its code
+    never runs, so its call ends (closed early) when the frame lets go of this. A relay that
+    started ends its call itself, at its ``yield`` when it is closed or finalized (the cyclic
+    collector may finalize this first, while that relay still has its last event)."""
+
+    __slots__ = ("_call", "started")
+
+    def __init__(self, call: ChatCall) -> None:
+        self._call = call
+        self.started = False
+
+    def __del__(self) -> None:
+        if not self.started:
+            self._call.close_early()
+
+
 class TracedEventStream(_CallStream):
     __slots__ = ()
-    _relaying = staticmethod(_relay_events)
 
     def __init__(self, events: Any, call: ChatCall) -> None:
-        _CallStream.__init__(self, events, call)
-        # An early close asks the relay for its last event; the call lets go in close_early.
-        call.events_relay = self._relay
+        relay = _relay_events(events, call, _EndWhenDropped(call))
+        _CallStream.__init__(self, events, call, relay)
+        # An early close from outside the relay (exit, the proxy's aclose) asks it for its last
+        # event; weakly, as the relay's frame holds the call.
+        call.events_relay = weakref.ref(relay)
 
     async def aclose(self) -> None:
         call = self._call
@@ -165,10 +200,6 @@ class TracedEventStream(_CallStream):
             detach(token)
         _observe_event(call, event)
         return event
-
-    def __del__(self) -> None:
-        # An abandoned stream (the consumer broke out and dropped it) still ends its span.
-        self._call.close_early()
 
 
 async def _relay_chunks(chunks: Any, call: ChatCall) -> AsyncIterator[Any]:
@@ -232,13 +263,12 @@ def _is_bare_relay(code: CodeType) -> bool:
 
 
 class ObservedChunkStream(_CallStream):
-    __slots__ = ()
-    _relaying = staticmethod(_relay_chunks)
+    """The SDK keeps this proxy (to close the stream and read its response) and iterates it."""
 
-    def __aiter__(self) -> AsyncGenerator[Any, None]:  # type: ignore[override]
-        # The SDK keeps this proxy (to close the stream and read its response) and only
-        # iterates it: `async for` may step the relay itself, one lookup less per chunk.
-        return self._relay
+    __slots__ = ()
+
+    def __init__(self, chunks: Any, call: ChatCall) -> None:
+        _CallStream.__init__(self, chunks, call, _relay_chunks(chunks, call))
 
 
 async def _close_quietly(relay: AsyncGenerator[Any, None]) -> None:

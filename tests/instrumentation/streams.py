@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import sys
 import types
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from chatspan.exporters.scripted_backend import chunk, sse, text_chunks
@@ -95,3 +95,14 @@ def relays_started() -> Iterator[list[types.CodeType]]:
         yield started
     finally:
         sys.set_asyncgen_hooks(*hooks)
+
+
+async def loop_turns_until(condition: Callable[[], bool], turns: int = 20) -> bool:
+    """Whether ``condition`` holds within a few turns of the running loop: a dropped stream is
+    closed by asyncio's async-generator finalizer in a task of its own (as the SDK's own
+    generator is), so its span ends a turn or two later. Turns, not time."""
+    for _ in range(turns):
+        if condition():
+            return True
+        await asyncio.sleep(0)
+    return condition()

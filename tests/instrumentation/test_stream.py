@@ -22,6 +22,7 @@ from .calls import live_chat_calls, make_model, model_arguments, stream_events
 from .streams import (
     USAGE,
     comparable,
+    loop_turns_until,
     many_text_chunks,
     parallel_tool_call_chunks,
     refusal_chunks,
@@ -197,6 +198,8 @@ async def test_break_after_some_events_ends_span_once_and_restores_context(
         assert trace.get_current_span() is consumer
         del events
         gc.collect()
+        assert await loop_turns_until(lambda: len(span_exporter.get_finished_spans()) == 1)
+        assert trace.get_current_span() is consumer  # the close, in asyncio's task, left it
     chat, consumer_span = span_exporter.get_finished_spans()
     assert chat.attributes["chatspan.stream.closed_early"] is True
     assert chat.status.status_code is StatusCode.UNSET
@@ -248,6 +251,7 @@ async def test_abandoned_stream_is_ended_by_garbage_collection(instrument, span_
     assert span_exporter.get_finished_spans() == ()
     del events
     gc.collect()
+    assert await loop_turns_until(lambda: len(span_exporter.get_finished_spans()) == 1)
     (span,) = span_exporter.get_finished_spans()
     assert span.attributes["chatspan.stream.closed_early"] is True
 
@@ -267,6 +271,7 @@ async def test_stopping_right_after_the_terminal_event_is_not_an_early_close(
     else:
         del events, event
         gc.collect()
+        assert await loop_turns_until(lambda: len(span_exporter.get_finished_spans()) == 1)
     (span,) = span_exporter.get_finished_spans()
     assert "chatspan.stream.closed_early" not in span.attributes
     assert span.attributes["gen_ai.usage.output_tokens"] == USAGE["completion_tokens"]
@@ -287,7 +292,7 @@ async def test_stopping_one_event_before_the_terminal_one_is_an_early_close(
 
 
 def test_a_relay_whose_last_event_cannot_be_seen_counts_as_not_completed():
-    from chatspan.instrumentation.call import ChatCall
+    from chatspan.instrumentation.call import _relay_handed_on_completed
 
     class Finished:  # an exhausted generator has no frame
         ag_frame = None
@@ -297,12 +302,9 @@ def test_a_relay_whose_last_event_cannot_be_seen_counts_as_not_completed():
         def ag_frame(self):
             raise RuntimeError("no frame for you")
 
-    def asks(relay) -> bool:  # what a call with this event relay (or none) concludes
-        return ChatCall._relay_handed_on_completed(types.SimpleNamespace(events_relay=relay))
-
-    assert asks(Finished()) is False
-    assert asks(Unreadable()) is False
-    assert asks(None) is False  # not a stream, or its call has ended
+    assert _relay_handed_on_completed(Finished()) is False
+    assert _relay_handed_on_completed(Unreadable()) is False
+    assert _relay_handed_on_completed(None) is False  # not a stream, or its relay is gone
 
 
 async def test_a_stream_of_no_chunks_passes_as_without_us(instrument, span_exporter):
@@ -386,7 +388,7 @@ async def test_the_stream_proxy_looks_like_the_generator_it_wraps(instrument, sp
     assert inspect.isasyncgen(events)
     assert isinstance(events, types.AsyncGeneratorType | collections.abc.AsyncGenerator)
     assert events.ag_running is False  # attributes come from the SDK's generator
-    assert events.__aiter__() is events  # iteration stays with the proxy, so the span ends
+    assert events.ag_code is not events.__aiter__().ag_code  # (iteration steps our relay)
     first = await events.asend(None)  # forwarded untouched, like any other attribute
     assert first.type == "response.created"
     assert [e.type for e in [e async for e in events]][-1] == "response.completed"
@@ -529,5 +531,71 @@ async def test_a_stream_dropped_in_a_reference_cycle_is_judged_by_its_last_event
     holder.append(holder)  # only the cyclic collector can free the stream now
     del events, holder, event
     gc.collect()
+    assert await loop_turns_until(lambda: len(span_exporter.get_finished_spans()) == 1)
     (span,) = span_exporter.get_finished_spans()
     assert span.attributes.get("chatspan.stream.closed_early", False) is closed_early
+
+
+async def test_async_for_steps_the_relay_itself_and_a_kept_stream_goes_on_later(
+    instrument, span_exporter
+):
+    """The proxy hands ``async for`` its relay (no proxy step per event), and still holds it:
+    a stream broken out of and iterated again goes on where it was, as the SDK's own does."""
+    from chatspan.instrumentation.stream import _relay_events
+
+    original = OpenAIChatCompletionsModel.stream_response
+
+    async def first_then_rest(stream) -> list:
+        seen = []
+        async for event in stream:
+            seen.append(comparable(event))
+            break
+        return seen + [comparable(event) async for event in stream]
+
+    plain = await first_then_rest(
+        original(make_model(ScriptedBackend([many_text_chunks(5)])), **model_arguments())
+    )
+    instrument()
+    events = make_model(ScriptedBackend([many_text_chunks(5)])).stream_response(**model_arguments())
+    assert events.__aiter__().ag_code is _relay_events.__code__
+    assert await first_then_rest(events) == plain
+    (span,) = span_exporter.get_finished_spans()
+    assert "chatspan.stream.closed_early" not in span.attributes
+
+
+async def test_a_stream_never_stepped_is_ended_and_freed_when_dropped(instrument, span_exporter):
+    """Its relay's code never runs: what its frame holds ends the call, closed early, at once."""
+    instrument()
+    model = make_model(ScriptedBackend([many_text_chunks(5)]))
+    gc.collect()
+    gc.disable()
+    try:
+        events = model.stream_response(**model_arguments())
+        iterator = aiter(events)  # handed out, never stepped
+        del events, iterator
+        ended = span_exporter.get_finished_spans()
+        alive = live_chat_calls()
+    finally:
+        gc.enable()
+    (span,) = ended
+    assert span.attributes["chatspan.stream.closed_early"] is True
+    assert alive == 0
+
+
+async def test_an_exception_thrown_into_the_iterator_is_an_early_close_not_an_error(
+    instrument, span_exporter
+):
+    """What ``async for`` steps is our relay; an exception thrown in at its ``yield`` comes from
+    outside the model (asyncio cancels a dropped stream's close when its loop shuts down)."""
+    instrument()
+    events = make_model(ScriptedBackend([many_text_chunks(5)])).stream_response(**model_arguments())
+    iterator = aiter(events)
+    await anext(iterator)
+    thrown = asyncio.CancelledError()
+    with pytest.raises(asyncio.CancelledError) as raised:
+        await iterator.athrow(thrown)
+    assert raised.value is thrown
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes["chatspan.stream.closed_early"] is True
+    assert span.status.status_code is StatusCode.UNSET
+    assert "error.type" not in span.attributes
