@@ -521,7 +521,8 @@ async def test_a_stream_dropped_in_a_reference_cycle_is_judged_by_its_last_event
     instrument, span_exporter, stop_at, closed_early
 ):
     """Freed by the cyclic collector, which clears weak references before it finalizes: the
-    proxy still knows its relay, so a consumer that had the terminal event is not marked."""
+    relay, closed by asyncio's finalizer after that, still knows the last event it handed on,
+    so a consumer that had the terminal event is not marked."""
     instrument()  # capture off: the relay keeps no flag, the early close asks it
     events = make_model(ScriptedBackend([many_text_chunks(5)])).stream_response(**model_arguments())
     async for event in events:
