@@ -416,13 +416,8 @@ async def test_a_finished_call_is_freed_at_once_not_left_to_the_garbage_collecto
         events = model.stream_response(**model_arguments())
         async for _ in events:
             break
-        del events  # dropped mid-stream: its relay, still suspended, must not keep the call
-        # asyncio closes a dropped async generator (our chunk relay, as the SDK's own) in a
-        # task of its own: a few turns of the loop, not a wait for time.
-        for _ in range(10):
-            if live_chat_calls() == 0:
-                break
-            await asyncio.sleep(0)
+        del events  # dropped mid-stream: its relays, still suspended, must not keep the call
+        await loop_turns_until(lambda: live_chat_calls() == 0)  # asyncio closes them
         alive = live_chat_calls()
     finally:
         gc.enable()
