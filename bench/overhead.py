@@ -363,6 +363,7 @@ class _Pass:
         self.arguments = _arguments(PROMPT_2KB if mode == "on" else "What is the status?")
         self.timings: dict[tuple[str, str], list[_Timing]] = {}
         self.collection_us = 0.0
+        self.scope_hooks = True  # False: chatspan's calls, too, run without its Scope hooks
         self._order = random.Random(2)  # seeded: the same orders every run
         self.instrumentor = ChatCompletionsInstrumentor()
         self.instrumentor.instrument(
@@ -386,7 +387,8 @@ class _Pass:
                 try:
                     timing = await _one_call(self.models[name], workload, self.arguments)
                 finally:
-                    hook_scope()
+                    if self.scope_hooks:
+                        hook_scope()
                 if keep:
                     self.timings.setdefault((name, workload), []).append(timing)
             if index % 20 == 19:

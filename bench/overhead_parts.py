@@ -8,7 +8,15 @@ savings do not add up exactly to the whole. The ``floor`` mode of ``overhead.py`
 reference plus the span current during the call and the response attributes set after the
 start) is printed beside them: what no instrumentation with the issue's attributes avoids.
 
-Run: ``python bench/overhead_parts.py [--rounds N] [part ...]``.
+A part may be a combination, ``price+request``: all of them off at once. ``--skeleton`` adds a
+mode to every pass, a wrapper written here that does only what chatspan's span needs with none
+of its features: chatspan's argument binding and endpoint cache, the span started, made current
+with a weak reference to a call record, registered as open, the fetch step's completion read
+into five response attributes, set in one batch, ended. It checks nothing and guards nothing
+(chatspan reads odd types, bounds text, contains failures), through ``wrapt`` as chatspan is:
+the least a wrapper of this design can cost, to set against the parts.
+
+Run: ``python bench/overhead_parts.py [--rounds N] [--skeleton] [part[+part...] ...]``.
 """
 
 from __future__ import annotations
@@ -17,11 +25,20 @@ import argparse
 import asyncio
 import statistics
 import sys
+import timeit
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import wrapt
+from opentelemetry.context import Context, attach, detach, get_current
+from opentelemetry.trace import SpanKind
+
 from chatspan.instrumentation import call, metrics, patch
+from chatspan.instrumentation.bridge_context import hook_scope, unhook_scope
+from chatspan.instrumentation.context_keys import SPAN_KEY
+from chatspan.instrumentation.request import EndpointCache, bind_call
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import overhead  # the sibling script: its modes, fake client and pairing
@@ -41,6 +58,17 @@ def _replaced(owner: Any, attribute: str, stand_in: Any) -> Callable[[Any], Call
 def _no_price(chatspan_pass: Any) -> Callable[[], None]:
     chatspan_pass.instrumentor._state.pricing = None  # the pass is closed after: nothing to undo
     return lambda: None
+
+
+def _no_scope_hooks(chatspan_pass: Any) -> Callable[[], None]:
+    chatspan_pass.scope_hooks = False
+    unhook_scope()
+
+    def put_back() -> None:
+        chatspan_pass.scope_hooks = True
+        hook_scope()
+
+    return put_back
 
 
 # part -> (what it is, how to switch it off once the pass is instrumented)
@@ -66,46 +94,142 @@ _PARTS: dict[str, tuple[str, Callable[[Any], Callable[[], None]]]] = {
         "setting the response attributes on the span (the SDK's set_attributes)",
         _replaced(call.ChatCall, "_set_summary", lambda self, completed: None),
     ),
+    "hooks": ("the hooks on the Agents SDK's Scope (the bridge's lockstep)", _no_scope_hooks),
 }
 
 
-async def _overheads(part: str | None, rounds: int) -> dict[str, float]:
-    chatspan_pass = overhead.new_pass("off", overhead.dropping_tracer_provider())
-    restore = _PARTS[part][1](chatspan_pass) if part else (lambda: None)
+def _switched_off(part: str) -> list[str]:
+    """``price+request``: the parts a combination names."""
+    return part.split("+")
+
+
+class _CallRecord:
+    __slots__ = ("__weakref__", "late", "start")
+
+
+def _skeleton_model(tracer: Any, client: Any) -> Any:
+    """The ``--skeleton`` mode (module docstring)."""
+    endpoints = EndpointCache(legacy_system=False)
+    open_calls: set[_CallRecord] = set()
+
+    async def traced(wrapped, instance, args, kwargs):  # type: ignore[no-untyped-def]
+        current = get_current()
+        if call.CALL_KEY in current:
+            return await wrapped(*args, **kwargs)
+        arguments = bind_call(*args, **kwargs)
+        endpoint = endpoints.endpoint(instance)
+        attributes = {**endpoint.attributes, "gen_ai.request.stream": False}
+        temperature = getattr(arguments.model_settings, "temperature", None)
+        if temperature is not None:
+            attributes["gen_ai.request.temperature"] = temperature
+        record = _CallRecord()
+        record.late, record.start = {}, timeit.default_timer()  # the clock a duration needs
+        span = tracer.start_span(
+            endpoint.span_name, context=current, kind=SpanKind.CLIENT, attributes=attributes
+        )
+        open_calls.add(record)
+        values = {**current, SPAN_KEY: span, call.CALL_KEY: weakref.ref(record)}
+        values["suppress_language_model_instrumentation"] = True
+        token = attach(Context(values))
+        try:
+            result = await wrapped(*args, **kwargs)
+        finally:
+            detach(token)
+            open_calls.discard(record)
+            if record.late:
+                span.set_attributes(record.late)
+            span.end()
+        return result
+
+    class Skeleton(overhead._Uninstrumented):
+        async def _fetch_response(self, *args: Any, **kwargs: Any) -> Any:
+            record_ref = get_current().get(call.CALL_KEY)
+            record = record_ref() if record_ref is not None else None
+            completion = await overhead._SDK_FETCH(self, *args, **kwargs)
+            if record is not None:
+                usage = completion.usage
+                record.late.update(
+                    {
+                        "gen_ai.response.id": completion.id,
+                        "gen_ai.response.model": completion.model,
+                        "gen_ai.response.finish_reasons": (completion.choices[0].finish_reason,),
+                        "gen_ai.usage.input_tokens": usage.prompt_tokens,
+                        "gen_ai.usage.output_tokens": usage.completion_tokens,
+                    }
+                )
+            return completion
+
+    Skeleton.get_response = wrapt.FunctionWrapper(overhead._SDK_GET, traced)  # type: ignore[method-assign]
+    return Skeleton(overhead.MODEL, openai_client=client)
+
+
+async def _overheads(part: str | None, rounds: int, skeleton: bool = False) -> dict[str, float]:
+    tracer_provider = overhead.dropping_tracer_provider()
+    chatspan_pass = overhead.new_pass("off", tracer_provider)
+    if skeleton:
+        client = chatspan_pass.models["baseline"]._client
+        chatspan_pass.models["skeleton"] = _skeleton_model(
+            tracer_provider.get_tracer("skeleton"), client
+        )
+    restores = [_PARTS[name][1](chatspan_pass) for name in _switched_off(part)] if part else []
     try:
         await chatspan_pass.run("get_response", max(rounds // 10, 1), keep=False)
         await chatspan_pass.run("get_response", rounds)
     finally:
-        restore()
+        for restore in reversed(restores):
+            restore()
         chatspan_pass.close()
     return {
         name: statistics.median(chatspan_pass.overheads(name, "get_response"))
-        for name in ("bare", "floor", "off")
+        for name in ("bare", "floor", "off", *(("skeleton",) if skeleton else ()))
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3000)
-    parser.add_argument("parts", nargs="*", help=f"some of: {', '.join(_PARTS)} (default: all)")
+    parser.add_argument(
+        "--skeleton", action="store_true", help="add the skeleton wrapper's mode to every line"
+    )
+    parser.add_argument(
+        "parts",
+        nargs="*",
+        help=f"some of: {', '.join(_PARTS)}, or a+b for several at once (default: each)",
+    )
     options = parser.parse_args()
-    unknown = sorted(set(options.parts) - set(_PARTS))
+    named = {name for part in options.parts for name in _switched_off(part)}
+    unknown = sorted(named - set(_PARTS))
     if unknown:
         parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(_PARTS)}")
     print(f"get_response, {options.rounds} paired rounds per line; overheads in µs, medians\n")
-    print(f"{'switched off':<16}{'bare':>7}{'floor':>7}{'chatspan':>10}{'saves':>7}")
-    whole = asyncio.run(_overheads(None, options.rounds))
-    print(f"{'(nothing)':<16}{whole['bare']:>7.1f}{whole['floor']:>7.1f}{whole['off']:>10.1f}")
-    for part in options.parts or _PARTS:
-        figures = asyncio.run(_overheads(part, options.rounds))
+    parts = options.parts or list(_PARTS)
+    width = max(16, *(len(part) + 2 for part in parts))
+    skeleton_head = f"{'skeleton':>10}{'x bare':>7}" if options.skeleton else ""
+    print(
+        f"{'switched off':<{width}}{'bare':>7}{'floor':>7}{'chatspan':>10}{'x bare':>7}"
+        f"{'saves':>7}{skeleton_head}"
+    )
+    whole = asyncio.run(_overheads(None, options.rounds, options.skeleton))
+    print(_line(f"{'(nothing)':<{width}}", whole, None, options.skeleton))
+    for part in parts:
+        figures = asyncio.run(_overheads(part, options.rounds, options.skeleton))
         saves = (whole["off"] - whole["bare"]) - (figures["off"] - figures["bare"])
-        print(
-            f"{part:<16}{figures['bare']:>7.1f}{figures['floor']:>7.1f}"
-            f"{figures['off']:>10.1f}{saves:>7.1f}   {_PARTS[part][0]}"
-        )
+        what = "; ".join(_PARTS[name][0] for name in _switched_off(part))
+        print(f"{_line(f'{part:<{width}}', figures, saves, options.skeleton)}   {what}")
     print(
         "\nsaves: chatspan's overhead above the bare reference's, less the same with the part off"
     )
+
+
+def _line(label: str, figures: dict[str, float], saves: float | None, skeleton: bool) -> str:
+    bare = figures["bare"]
+    line = (
+        f"{label}{bare:>7.1f}{figures['floor']:>7.1f}{figures['off']:>10.1f}"
+        f"{figures['off'] / bare:>6.2f}x{'' if saves is None else f'{saves:>7.1f}':>7}"
+    )
+    if skeleton:
+        line += f"{figures['skeleton']:>10.1f}{figures['skeleton'] / bare:>6.2f}x"
+    return line
 
 
 if __name__ == "__main__":

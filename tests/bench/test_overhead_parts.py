@@ -61,9 +61,70 @@ async def test_a_part_is_off_while_measured_and_back_after(
     ) == originals
 
 
-def test_an_unknown_part_is_refused_by_name(monkeypatch, capsys):
+@pytest.mark.parametrize("asked", ["nothing-such", "price+nothing-such"])
+def test_an_unknown_part_is_refused_by_name_alone_or_in_a_combination(asked, monkeypatch, capsys):
     bench = load_bench_script("overhead_parts")
-    monkeypatch.setattr(sys, "argv", ["overhead_parts.py", "--rounds", "1", "nothing-such"])
+    monkeypatch.setattr(sys, "argv", ["overhead_parts.py", "--rounds", "1", asked])
     with pytest.raises(SystemExit):
         bench.main()
     assert "unknown part(s) nothing-such; choose from price" in capsys.readouterr().err
+
+
+def _scope_hooked() -> bool:
+    from agents.tracing.scope import Scope
+
+    from chatspan.instrumentation import class_patch
+
+    return class_patch.is_ours(Scope.__dict__["set_current_span"])
+
+
+async def test_hooks_stay_off_through_the_rounds_and_come_back_after(
+    span_exporter, meter_provider, metric_reader
+):
+    bench = load_bench_script("overhead_parts")
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    chatspan_pass = bench.overhead._Pass("off", tracer_provider, meter_provider, metric_reader)
+    assert _scope_hooked()
+    restore = bench._PARTS["hooks"][1](chatspan_pass)
+    try:
+        await chatspan_pass.run("get_response", 2)
+        assert not _scope_hooked()  # the pass re-hooks after each call only while hooks are on
+    finally:
+        restore()
+    assert _scope_hooked()
+    chatspan_pass.close()
+
+
+async def test_a_combination_switches_off_each_part_it_names(monkeypatch):
+    bench = load_bench_script("overhead_parts")
+    switched: list[str] = []
+
+    def recording(name):
+        def switch_off(chatspan_pass):
+            switched.append(name)
+            return lambda: switched.append(f"back {name}")
+
+        return switch_off
+
+    for name in ("price", "request"):
+        monkeypatch.setitem(bench._PARTS, name, (name, recording(name)))
+    await bench._overheads("price+request", 1)
+    assert switched == ["price", "request", "back request", "back price"]
+
+
+async def test_the_skeleton_traces_the_call_with_the_response_read_in_the_fetch_step(
+    span_exporter,
+):
+    bench = load_bench_script("overhead_parts")
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    model = bench._skeleton_model(tracer_provider.get_tracer("test"), bench.overhead._FakeClient())
+    await model.get_response(**bench.overhead._arguments("hello"))
+
+    (span,) = span_exporter.get_finished_spans()
+    assert span.name == "chat gpt-4o-mini"
+    assert span.attributes["gen_ai.request.temperature"] == 0.1
+    assert span.attributes["gen_ai.response.id"] == "chatcmpl-bench"
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    assert span.attributes["gen_ai.usage.output_tokens"] == 5
