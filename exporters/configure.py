@@ -69,7 +69,7 @@ def _make_exporter(signal: Signal, name: str, settings: ExportSettings, strict: 
 
 
 def _batch_processor(
-    exporter: CountingExporter, meter_provider: MeterProvider | None, options: dict[str, int]
+    exporter: CountingExporter, meter_provider: MeterProvider | None, options: dict[str, Any]
 ) -> BatchSpanProcessor:
     """A batch processor whose own metrics (``otel.sdk.processor.span.processed``, with
     ``error.type=queue_full`` for each span dropped on a full queue) go to our meter provider.

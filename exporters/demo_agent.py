@@ -97,7 +97,7 @@ async def _turns(runner: Any, concierge: Any) -> None:
     second = runner.run_streamed(first.last_agent, follow_up)
     print(f"{first.last_agent.name}> ", end="", flush=True)
     async for event in second.stream_events():
-        data = getattr(event, "data", None)
+        data: Any = getattr(event, "data", None)
         if getattr(data, "type", None) == "response.output_text.delta":
             print(data.delta, end="", flush=True)
     print()

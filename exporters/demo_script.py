@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from typing import Any
+from typing import Any, TypedDict
 
 from chatspan.exporters.scripted_backend import chunk, completion, tool_call
 
@@ -86,12 +86,19 @@ def _answer(city: str, turn: list[dict[str, Any]], called: dict[str, str]) -> st
     return f"I can look up the weather and the local time in {city} for you."
 
 
+class _Ids(TypedDict):
+    """What every body of one reply shares: its model and response id."""
+
+    model: str
+    response_id: str
+
+
 def _reply(
     body: dict[str, Any], *, call: tuple[str, dict[str, Any]] | None = None, text: str = ""
 ) -> dict[str, Any] | list[dict[str, Any]]:
     prompt = json.dumps(body.get("messages") or [])
     usage = _usage(prompt, text or json.dumps(call))
-    ids = {"model": _MODEL, "response_id": f"chatcmpl-demo-{zlib.crc32(prompt.encode()):08x}"}
+    ids: _Ids = {"model": _MODEL, "response_id": f"chatcmpl-demo-{zlib.crc32(prompt.encode()):08x}"}
     if call is not None:
         name, arguments = call
         payload = tool_call(f"call_{ids['response_id'][-8:]}", name, json.dumps(arguments))
@@ -110,7 +117,7 @@ def _reply(
 
 
 def _stream(
-    deltas: list[dict[str, Any]], finish: str, usage: dict[str, int], ids: dict[str, str]
+    deltas: list[dict[str, Any]], finish: str, usage: dict[str, int], ids: _Ids
 ) -> list[dict[str, Any]]:
     """Chunks as the API streams them: the deltas, the finish reason, then usage on its own."""
     return [

@@ -11,6 +11,7 @@ abandoned exports) is reported in one log line.
 from __future__ import annotations
 
 import atexit
+import functools
 import inspect
 import logging
 import os
@@ -230,8 +231,12 @@ class ExportHandle:
             _quietly(lambda: provider.shutdown(timeout_millis=left))
 
     def _abort_exports(self) -> None:
-        for exporter in (*self._ledger.exporters, *self._metric_exporters):
-            _quietly(lambda exporter=exporter: _shutdown_with_timeout(exporter, 0))
+        exporters: tuple[SpanExporter | MetricExporter, ...] = (
+            *self._ledger.exporters,
+            *self._metric_exporters,
+        )
+        for exporter in exporters:
+            _quietly(functools.partial(_shutdown_with_timeout, exporter, 0))
 
     def _report_losses(self, budget_millis: float) -> None:
         """One line: how many spans each exporter lost, and of those how many it failed to send

@@ -176,8 +176,7 @@ class ScriptedBackend:
         headers = {"x-request-id": f"req_scripted_{len(self.requests)}"}
         if isinstance(reply, dict):
             return self._http.Response(200, json=reply, headers=headers)
-        if isinstance(reply, list):
-            reply = b"".join(sse(c) for c in [*reply, None])
+        content = b"".join(sse(c) for c in [*reply, None]) if isinstance(reply, list) else reply
         return self._http.Response(
-            200, content=reply, headers={**headers, "content-type": "text/event-stream"}
+            200, content=content, headers={**headers, "content-type": "text/event-stream"}
         )

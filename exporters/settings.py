@@ -130,8 +130,8 @@ class ExportSettings:
     sdk_disabled: bool = False
     # Passed to ``BatchSpanProcessor`` / ``PeriodicExportingMetricReader``, so the SDK does not
     # read the variables again (and trip on a bad one).
-    batch_options: dict[str, int] = field(default_factory=dict)
-    reader_options: dict[str, float] = field(default_factory=dict)
+    batch_options: dict[str, Any] = field(default_factory=dict)  # its keywords: whole numbers
+    reader_options: dict[str, Any] = field(default_factory=dict)  # its keywords: milliseconds
 
     @classmethod
     def from_env(

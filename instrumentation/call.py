@@ -93,6 +93,7 @@ class ChatCall:
         "span",
         "stream",
     )
+    events_relay: weakref.ref[Any]  # set by a stream's proxy only: read with getattr
 
     def __init__(
         self,

@@ -170,7 +170,7 @@ class ChatMetrics:
         pending = self._pending
         # `limit` is racy by a few entries across threads: harmless
         if len(pending) < pending.limit:
-            span = (context if context is not None else get_current()).get(SPAN_KEY)
+            span: Any = (context if context is not None else get_current()).get(SPAN_KEY)
             span_context = (
                 span.get_span_context() if span is not None else trace.INVALID_SPAN_CONTEXT
             )

@@ -92,7 +92,7 @@ def _observe_event(call: ChatCall, event: Any) -> None:
 
 async def _relay_events(
     events: AsyncIterator[Any], call: ChatCall, _lifetime: _EndWhenDropped
-) -> AsyncIterator[Any]:
+) -> AsyncGenerator[Any, None]:
     """The SDK's events, handed on; the terminal one read; the end recorded: exhaustion, the
     model's exception re-raised as the same object, or the relay closed from outside at a
     ``yield`` (the proxy's ``aclose``, or asyncio finalizing a dropped stream, as it does the
@@ -202,7 +202,7 @@ class TracedEventStream(_CallStream):
         return event
 
 
-async def _relay_chunks(chunks: Any, call: ChatCall) -> AsyncIterator[Any]:
+async def _relay_chunks(chunks: Any, call: ChatCall) -> AsyncGenerator[Any, None]:
     """The provider's chunks, each handed on as it comes.
 
     Per chunk only a count and two attribute reads: the clock is read at the first chunk and
