@@ -238,11 +238,13 @@ def test_a_resolved_price_is_resolved_again_after_an_hour(monkeypatch):
 
     now = [1000.0]
     monkeypatch.setattr(cost, "_clock", lambda: now[0])
-    table = {"my-llama": cost._UserPrice(Rates(1.0, 1.0), None)}
-    pricing = Pricing(table, library=False)
+    todays_input_rate = [1.0]
+    monkeypatch.setattr(
+        cost, "_library_pricer", lambda provider, model: Rates(todays_input_rate[0], 1.0)
+    )
+    pricing = Pricing(library=True)
     assert pricing.cost("openai", "my-llama", None, 1_000_000, 0) == pytest.approx(1.0)
-    table_in_use = pricing._table
-    table_in_use["my-llama"] = cost._UserPrice(Rates(3.0, 1.0), None)  # a price that changed
+    todays_input_rate[0] = 3.0  # the library's price with a start date has taken effect
     now[0] += cost._TTL_S - 1
     assert pricing.cost("openai", "my-llama", None, 1_000_000, 0) == pytest.approx(1.0)
     now[0] += 2
