@@ -32,12 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import wrapt
-from opentelemetry.context import Context, attach, detach, get_current
+from opentelemetry.context import attach, detach, get_current
 from opentelemetry.trace import SpanKind
 
 from chatspan.instrumentation import call, metrics, patch
 from chatspan.instrumentation.bridge_context import hook_scope, unhook_scope
 from chatspan.instrumentation.context_keys import SPAN_KEY
+from chatspan.instrumentation.dedupe import claim_inference
 from chatspan.instrumentation.request import EndpointCache, bind_call
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -128,9 +129,9 @@ def _skeleton_model(tracer: Any, client: Any) -> Any:
             endpoint.span_name, context=current, kind=SpanKind.CLIENT, attributes=attributes
         )
         open_calls.add(record)
-        values = {**current, SPAN_KEY: span, call.CALL_KEY: weakref.ref(record)}
-        values["suppress_language_model_instrumentation"] = True
-        token = attach(Context(values))
+        token = attach(
+            claim_inference({**current, SPAN_KEY: span, call.CALL_KEY: weakref.ref(record)})
+        )
         try:
             result = await wrapped(*args, **kwargs)
         finally:
@@ -167,9 +168,8 @@ async def _overheads(part: str | None, rounds: int, skeleton: bool = False) -> d
     tracer_provider = overhead.dropping_tracer_provider()
     chatspan_pass = overhead.new_pass("off", tracer_provider)
     if skeleton:
-        client = chatspan_pass.models["baseline"]._client
         chatspan_pass.models["skeleton"] = _skeleton_model(
-            tracer_provider.get_tracer("skeleton"), client
+            tracer_provider.get_tracer("skeleton"), chatspan_pass.client
         )
     restores = [_PARTS[name][1](chatspan_pass) for name in _switched_off(part)] if part else []
     try:
@@ -210,21 +210,23 @@ def main() -> None:
         f"{'saves':>7}{skeleton_head}"
     )
     whole = asyncio.run(_overheads(None, options.rounds, options.skeleton))
-    print(_line(f"{'(nothing)':<{width}}", whole, None, options.skeleton))
+    print(_line("(nothing)", width, whole, None, options.skeleton))
     for part in parts:
         figures = asyncio.run(_overheads(part, options.rounds, options.skeleton))
         saves = (whole["off"] - whole["bare"]) - (figures["off"] - figures["bare"])
         what = "; ".join(_PARTS[name][0] for name in _switched_off(part))
-        print(f"{_line(f'{part:<{width}}', figures, saves, options.skeleton)}   {what}")
+        print(f"{_line(part, width, figures, saves, options.skeleton)}   {what}")
     print(
         "\nsaves: chatspan's overhead above the bare reference's, less the same with the part off"
     )
 
 
-def _line(label: str, figures: dict[str, float], saves: float | None, skeleton: bool) -> str:
+def _line(
+    label: str, width: int, figures: dict[str, float], saves: float | None, skeleton: bool
+) -> str:
     bare = figures["bare"]
     line = (
-        f"{label}{bare:>7.1f}{figures['floor']:>7.1f}{figures['off']:>10.1f}"
+        f"{label:<{width}}{bare:>7.1f}{figures['floor']:>7.1f}{figures['off']:>10.1f}"
         f"{figures['off'] / bare:>6.2f}x{'' if saves is None else f'{saves:>7.1f}':>7}"
     )
     if skeleton:

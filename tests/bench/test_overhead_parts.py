@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 
 import pytest
+from agents.tracing.scope import Scope
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from chatspan.instrumentation import call, metrics, patch
+from chatspan.instrumentation import call, class_patch, metrics, patch
 
 from .scripts import load_bench_script
 
@@ -71,10 +72,6 @@ def test_an_unknown_part_is_refused_by_name_alone_or_in_a_combination(asked, mon
 
 
 def _scope_hooked() -> bool:
-    from agents.tracing.scope import Scope
-
-    from chatspan.instrumentation import class_patch
-
     return class_patch.is_ours(Scope.__dict__["set_current_span"])
 
 
@@ -85,15 +82,17 @@ async def test_hooks_stay_off_through_the_rounds_and_come_back_after(
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(span_exporter))
     chatspan_pass = bench.overhead._Pass("off", tracer_provider, meter_provider, metric_reader)
-    assert _scope_hooked()
-    restore = bench._PARTS["hooks"][1](chatspan_pass)
     try:
-        await chatspan_pass.run("get_response", 2)
-        assert not _scope_hooked()  # the pass re-hooks after each call only while hooks are on
+        assert _scope_hooked()
+        restore = bench._PARTS["hooks"][1](chatspan_pass)
+        try:
+            await chatspan_pass.run("get_response", 2)
+            assert not _scope_hooked()  # the pass re-hooks after each call only while on
+        finally:
+            restore()
+        assert _scope_hooked()
     finally:
-        restore()
-    assert _scope_hooked()
-    chatspan_pass.close()
+        chatspan_pass.close()
 
 
 async def test_a_combination_switches_off_each_part_it_names(monkeypatch):
