@@ -18,7 +18,7 @@ import functools
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -57,7 +57,11 @@ MAX_PENDING = 4096
 # Callback-only: it records the queue into the real instruments and observes nothing.
 _DRAIN = "chatspan.internal.metrics_drain"
 
-_Entry = tuple[Any, ...]  # (record now, span context, *values): see ChatMetrics.record_chat
+# (its ChatMetrics, span context, attributes, duration, tokens, chunk timing, cost): see
+# ChatMetrics.record_chat
+_Entry = tuple[Any, ...]
+# (counter, the cost's attributes as a set) -> (USD so far, those attributes, the last context)
+_CostSums = dict[tuple[Any, frozenset[tuple[str, Any]]], tuple[float, Mapping[str, Any], Context]]
 
 
 class _Pending(deque[_Entry]):
@@ -71,20 +75,46 @@ class _Pending(deque[_Entry]):
         self.limit = 0
 
     def drain(self, options: CallbackOptions) -> Iterable[Observation]:
-        """The observable instrument's callback: record what is queued now, observe nothing."""
+        """The observable instrument's callback: record what is queued now, observe nothing.
+
+        The cost counter's values are summed per attribute set first and added once each: a
+        sum is the same either way, and an SDK ``add`` costs about 7 µs of this thread, which
+        holds the GIL. Its exemplar is then the last call's span of each set."""
         self.limit = MAX_PENDING
         popleft = self.popleft
+        cost_sums: _CostSums = {}
         for _ in range(len(self)):  # only what is here now: later entries wait for the next one
             try:
-                record, span_context, *values = popleft()
+                chat_metrics, span_context, attributes, duration_s, tokens, timing, cost = popleft()
             except IndexError:
                 break
             try:
                 # what the exemplar filter and reservoir read: the call's trace and span ids
-                record(*values, trace.set_span_in_context(trace.NonRecordingSpan(span_context)))
+                context = trace.set_span_in_context(trace.NonRecordingSpan(span_context))
+                chat_metrics.record_values(attributes, duration_s, tokens, timing, context)
+                if cost is not None:
+                    _sum_cost(cost_sums, chat_metrics.cost, cost, context)
             except Exception as error:  # never into the SDK's collection; go on with the rest
                 report_failure("recording queued metrics", error)
+        for (counter, _), (amount, attributes, context) in cost_sums.items():
+            try:
+                counter.add(amount, attributes, context=context)
+            except Exception as error:
+                report_failure("recording queued metrics", error)
         return ()
+
+
+def _sum_cost(
+    sums: _CostSums, counter: Any, cost: tuple[float, Mapping[str, Any]], context: Context
+) -> None:
+    amount, attributes = cost
+    try:
+        key = (counter, frozenset(attributes.items()))
+        total = sums.get(key)
+    except TypeError:  # a value that cannot be hashed: added on its own, as it came
+        counter.add(amount, attributes, context=context)
+        return
+    sums[key] = (amount if total is None else total[0] + amount, attributes, context)
 
 
 # meter -> its queue, and the drain instrument created once per meter: the SDK hands back the
@@ -144,9 +174,7 @@ class ChatMetrics:
         self.cost = meter.create_counter(
             _COST, unit="USD", description="Cost of GenAI calls, from token usage and prices."
         )
-        self._pending = _pending_for(meter)
-        # bound once: an entry holds its ChatMetrics through this until it is drained
-        self._chat_now: Callable[..., None] = self._record_chat
+        self._pending = _pending_for(meter)  # an entry holds its ChatMetrics until drained
 
     def record_chat(
         self,
@@ -174,23 +202,23 @@ class ChatMetrics:
             span_context = (
                 span.get_span_context() if span is not None else trace.INVALID_SPAN_CONTEXT
             )
-            pending.append(
-                (self._chat_now, span_context, attributes, duration_s, tokens, chunk_timing, cost)
-            )
+            pending.append((self, span_context, attributes, duration_s, tokens, chunk_timing, cost))
         else:  # full, or not open yet: straight into the SDK
-            self._record_chat(attributes, duration_s, tokens, chunk_timing, cost, context)
+            self.record_values(attributes, duration_s, tokens, chunk_timing, context)
+            if cost is not None:
+                self.cost.add(cost[0], cost[1], context=context)
 
     # -- into the instruments: at collection (drain), or at once when not queued -------------
 
-    def _record_chat(
+    def record_values(
         self,
         attributes: Mapping[str, Any],
         duration_s: float,
         tokens: tuple[int | None, int | None],
         chunk_timing: tuple[float, float | None] | None,
-        cost: tuple[float, Mapping[str, Any]] | None,
         context: Context | None,
     ) -> None:
+        """The histograms' values of one call (the cost is the caller's: see ``drain``)."""
         self.duration.record(max(duration_s, 0.0), attributes, context=context)
         input_tokens, output_tokens = tokens
         if input_tokens is not None:
@@ -210,8 +238,6 @@ class ChatMetrics:
                 self.time_per_output_chunk.record(
                     max(mean_chunk_gap_s, 0.0), attributes, context=context
                 )
-        if cost is not None:
-            self.cost.add(cost[0], cost[1], context=context)
 
 
 # The agent-level histograms, named as opentelemetry-util-genai's `_instruments.py` names them

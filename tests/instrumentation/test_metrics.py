@@ -237,7 +237,50 @@ def test_a_full_queue_records_at_once_and_drops_nothing(
     assert len(recorded_at_once) == 5  # the extra ones went into the SDK on the call
     (cost,) = _points(_metrics(metric_reader), "chatspan.client.cost")
     assert cost.value == 13
-    assert len(recorded_at_once) == 13
+    assert len(recorded_at_once) == 6  # the eight queued ones: one sum, added once
+
+
+def test_queued_costs_are_added_once_per_attribute_set_with_the_last_calls_exemplar(
+    chat_metrics, metric_reader, monkeypatch, tracer_provider
+):
+    adds = []
+    add = chat_metrics.cost.add
+    monkeypatch.setattr(
+        chat_metrics.cost, "add", lambda *args, **kwargs: (adds.append(args), add(*args, **kwargs))
+    )
+    other_agent = {**COST_ATTRIBUTES, "gen_ai.agent.name": "billing"}
+    spans = []
+    for amount, attributes in [(0.25, COST_ATTRIBUTES), (0.5, other_agent), (1.0, COST_ATTRIBUTES)]:
+        with tracer_provider.get_tracer("test").start_as_current_span("chat") as span:
+            chat_metrics.record_chat(
+                trace.set_span_in_context(span), ATTRIBUTES, 1.0, (1, 1), cost=(amount, attributes)
+            )
+        spans.append(span.get_span_context())
+    assert adds == []  # queued
+    points = _points(_metrics(metric_reader), "chatspan.client.cost")
+    assert sorted((amount, attrs["gen_ai.agent.name"]) for amount, attrs in adds) == [
+        (0.5, "billing"),
+        (1.25, "triage"),
+    ]
+    by_agent = {point.attributes["gen_ai.agent.name"]: point for point in points}
+    assert {agent: point.value for agent, point in by_agent.items()} == {
+        "triage": 1.25,
+        "billing": 0.5,
+    }
+    (exemplar,) = by_agent["triage"].exemplars
+    assert exemplar.span_id == spans[2].span_id  # the last call of the set
+
+
+def test_a_cost_attribute_that_cannot_be_hashed_is_added_on_its_own(
+    chat_metrics, metric_reader, call_context
+):
+    odd = {"gen_ai.provider.name": "openai", "tags": ["a", "b"]}  # a list: no frozenset of it
+    for _ in range(2):
+        chat_metrics.record_chat(call_context, ATTRIBUTES, 1.0, (1, 1), cost=(1.0, odd))
+    chat_metrics.record_chat(call_context, ATTRIBUTES, 1.0, (1, 1), cost=(2.0, COST_ATTRIBUTES))
+    points = _points(_metrics(metric_reader), "chatspan.client.cost")
+    assert sorted(point.value for point in points) == [2.0, 2.0]
+    assert sum(p.count for p in _points(_metrics(metric_reader), "gen_ai.client.token.usage")) == 6
 
 
 def test_a_failing_entry_is_reported_once_and_the_rest_still_arrive(
