@@ -13,7 +13,9 @@ part alone where the whole call is too noisy.
 Each mode runs in a child process of its own, with ``instructions.py``'s set-up (``overhead.py``'s
 modes, fake client and arguments; chatspan's hooks on the Agents SDK's ``Scope`` removed for the
 modes that are not chatspan), warms up untraced, then counts the opcodes of ``--calls`` calls
-through a ``sys.settrace`` opcode hook. A call into C counts as the bytecode that makes it.
+through a ``sys.settrace`` opcode hook on Python 3.11 and ``sys.monitoring`` instruction events
+from 3.12 (there, a trace function set inside a running coroutine saw none of the calls it
+awaits on 3.12.1, and only some on 3.13.0). A call into C counts as the bytecode that makes it.
 
 Run: ``python bench/bytecodes.py [--calls N] [--workloads ...] [--modes ...] [--top N]``.
 """
@@ -23,11 +25,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -49,30 +54,62 @@ def count_opcodes(mode: str, workload: str, calls: int) -> dict[str, float]:
     asyncio.run(child.calls(instructions.WARMUP_CALLS[workload]))
     counts: collections.Counter[str] = collections.Counter()
 
-    def on_call(frame: Any, event: str, arg: Any) -> Any:
-        frame.f_trace_opcodes = True
-        code = frame.f_code
-        key = f"{_short(code.co_filename)}:{code.co_name}"
-
-        def on_opcode(frame: Any, event: str, arg: Any) -> Any:
-            if event == "opcode":
-                counts[key] += 1
-            return on_opcode
-
-        return on_opcode
-
     async def traced_calls() -> None:
-        sys.settrace(on_call)
-        try:
+        with _counting_opcodes(counts):
             await child.calls(calls)
-        finally:
-            sys.settrace(None)
 
     try:
         asyncio.run(traced_calls())
     finally:
         child.close()
     return {key: count / calls for key, count in counts.items()}
+
+
+@contextlib.contextmanager
+def _counting_opcodes(counts: collections.Counter[str]) -> Iterator[None]:
+    """Count every opcode run in this thread meanwhile into ``counts``, by ``file:function``."""
+    keys: dict[CodeType, str] = {}
+
+    def key_of(code: CodeType) -> str:
+        key = keys.get(code)
+        if key is None:
+            key = keys[code] = f"{_short(code.co_filename)}:{code.co_name}"
+        return key
+
+    if sys.version_info < (3, 12):
+
+        def on_call(frame: Any, event: str, arg: Any) -> Any:
+            frame.f_trace_opcodes = True
+            key = key_of(frame.f_code)
+
+            def on_opcode(frame: Any, event: str, arg: Any) -> Any:
+                if event == "opcode":
+                    counts[key] += 1
+                return on_opcode
+
+            return on_opcode
+
+        sys.settrace(on_call)
+        try:
+            yield
+        finally:
+            sys.settrace(None)
+        return
+    monitoring = sys.monitoring  # type: ignore[attr-defined, unused-ignore]
+    tool, instruction = monitoring.PROFILER_ID, monitoring.events.INSTRUCTION
+
+    def on_instruction(code: CodeType, offset: int) -> None:
+        counts[key_of(code)] += 1
+
+    monitoring.use_tool_id(tool, "chatspan-bytecodes")
+    monitoring.register_callback(tool, instruction, on_instruction)
+    monitoring.set_events(tool, instruction)
+    try:
+        yield
+    finally:
+        monitoring.set_events(tool, 0)
+        monitoring.register_callback(tool, instruction, None)
+        monitoring.free_tool_id(tool)
 
 
 def _short(filename: str) -> str:

@@ -179,20 +179,22 @@ async def test_content_filter_is_a_finish_reason_not_an_error(instrument, span_e
     assert message["finish_reason"] == "content_filter"
 
 
+# Replies are made per test: a raised exception keeps its traceback, whose frames lead back to the
+# call's, so an instance made once at import would keep an earlier test's call alive.
 @pytest.mark.parametrize(
-    ("reply", "error_class"),
+    ("make_reply", "error_class"),
     [
-        (HttpError(500), openai.InternalServerError),
-        (HttpError(429, "slow down"), openai.RateLimitError),
-        (http_module().ConnectError("no route"), openai.APIConnectionError),
+        (lambda: HttpError(500), openai.InternalServerError),
+        (lambda: HttpError(429, "slow down"), openai.RateLimitError),
+        (lambda: http_module().ConnectError("no route"), openai.APIConnectionError),
     ],
     ids=["http-500", "http-429", "connection"],
 )
 async def test_failures_propagate_the_same_exception_and_mark_the_span(
-    instrument, span_exporter, backend, reply, error_class
+    instrument, span_exporter, backend, make_reply, error_class
 ):
     instrument()
-    backend.add(reply)
+    backend.add(make_reply())
     model = make_model(backend)
     with pytest.raises(error_class) as raised:
         await get_response(model)

@@ -162,20 +162,20 @@ async def test_parallel_tool_calls_are_captured_as_tool_call_parts(instrument, s
 
 
 @pytest.mark.parametrize(
-    ("reply", "error_class"),
+    ("make_reply", "error_class"),  # made per test: see test_get_response's failures
     [
-        (HttpError(500), openai.InternalServerError),
-        (HttpError(429), openai.RateLimitError),
-        (http_module().ConnectError("refused"), openai.APIConnectionError),
+        (lambda: HttpError(500), openai.InternalServerError),
+        (lambda: HttpError(429), openai.RateLimitError),
+        (lambda: http_module().ConnectError("refused"), openai.APIConnectionError),
     ],
     ids=["http-500", "http-429", "connection"],
 )
 async def test_stream_failures_propagate_and_end_the_span_once(
-    instrument, span_exporter, reply, error_class
+    instrument, span_exporter, make_reply, error_class
 ):
     instrument()
     with pytest.raises(error_class):
-        await stream_events(make_model(ScriptedBackend([reply])))
+        await stream_events(make_model(ScriptedBackend([make_reply()])))
     (span,) = span_exporter.get_finished_spans()
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes["error.type"] == f"openai.{error_class.__name__}"

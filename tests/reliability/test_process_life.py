@@ -486,6 +486,8 @@ def test_a_forked_worker_reports_no_loss_it_did_not_have(forked: Forked):
 # -- interpreter exit with a stream still open ---------------------------------------------------
 
 EXIT_MODES = ["return", "global", "loop-open", "sys-exit"] if LONG else ["return", "global"]
+_UNINSTRUMENTED = "-uninstrumented"  # the same script with chatspan off: how it exits without us
+_UNINSTRUMENTED_PENDING_CALL = "pending-call" + _UNINSTRUMENTED
 # A stream still referenced when the exit flush runs would end its span only afterwards (at
 # module teardown), on a shut-down provider; chatspan's exit hook ends it before the flush.
 
@@ -495,10 +497,13 @@ def exits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """All exit modes started at once (each child imports the Agents SDK: seconds)."""
     tmp = tmp_path_factory.mktemp("exit")
     running = {}
-    for how in [*EXIT_MODES, "pending-call"]:
+    for how in [*EXIT_MODES, "pending-call", _UNINSTRUMENTED_PENDING_CALL]:
         path = tmp / f"{how}.jsonl"
-        args = [sys.executable, str(SCRIPTS / "open_stream_at_exit.py"), "--how", how]
+        args = [sys.executable, str(SCRIPTS / "open_stream_at_exit.py")]
+        args += ["--how", how.removesuffix(_UNINSTRUMENTED)]
         env = _child_env(OTEL_TRACES_EXPORTER="jsonl", CHATSPAN_JSONL_PATH=str(path))
+        if how.endswith(_UNINSTRUMENTED):
+            env["CHATSPAN_ENABLED"] = "0"
         process = subprocess.Popen(
             args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -548,9 +553,11 @@ def test_exit_with_a_stream_open_ends_its_span(exits: dict[str, Any], how: str):
 
 
 def test_exit_with_a_call_still_waiting_ends_its_span_as_abandoned(exits: dict[str, Any]):
-    """A get_response task left pending on a loop never closed: the span is exported, marked."""
+    """A get_response task left pending on a loop never closed: the span is exported, marked,
+    and the process exits as it does without chatspan (status 0; CPython 3.13.0 crashes in the
+    garbage collection of this teardown, in httpx2's stream, with chatspan or without it)."""
     code, stdout, stderr, path, seconds = exits["pending-call"]
-    assert code == 0, stderr
+    assert code == exits[_UNINSTRUMENTED_PENDING_CALL][0], stderr
     assert stdout == "pending 1\n"
     assert seconds < 60
     # The app left a task pending: asyncio and the Agents SDK say so at teardown, as they do
