@@ -6,6 +6,10 @@ exporter's retries; ours runs the shutdown on a helper thread and waits at most 
 then tells the exporters to stop retrying, so a dead collector cannot hold the process. Spans are
 counted as they end and as each exporter accepts them, so what was lost (queue drops, failed or
 abandoned exports) is reported in one log line.
+
+CPython 3.12.0 and 3.12.1 refuse to start a thread in an ``atexit`` handler (gh-113964, undone
+in 3.12.2). There the helper thread is started when the exit hook is registered (and again in a
+forked child) and waits, idle, until the shutdown hands it its deadline.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import functools
 import inspect
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -39,6 +44,7 @@ __all__ = ["CountingExporter", "ExportHandle", "SpanLedger"]
 _logger = logging.getLogger(__name__)
 
 _ABORT_GRACE_SECONDS = 1.0
+_THREADS_REFUSED_AT_EXIT = (3, 12, 0) <= sys.version_info[:3] < (3, 12, 2)
 
 
 class CountingExporter(SpanExporter):
@@ -112,6 +118,38 @@ _ledgers: weakref.WeakSet[SpanLedger] = weakref.WeakSet()
 def _forget_parents() -> None:
     for ledger in list(_ledgers):
         ledger._forget_parent()
+    for handle in list(_standing_by):
+        if handle._result is None:  # still open: the parent's standby did not come with the fork
+            handle._stand_by()
+
+
+class _StandbyThread:
+    """A shutdown thread started ahead of time, waiting until ``release`` gives it a deadline."""
+
+    def __init__(self, run: Callable[[float], None]) -> None:
+        self._run = run
+        self._deadline = 0.0
+        self._released = threading.Event()
+        self._pid = os.getpid()
+        self.thread = threading.Thread(
+            target=self._wait_then_run, name="chatspan-shutdown", daemon=True
+        )
+        self.thread.start()
+
+    def _wait_then_run(self) -> None:
+        self._released.wait()
+        self._run(self._deadline)
+
+    def release(self, deadline: float) -> threading.Thread | None:
+        """The thread, now running ``run(deadline)``; None where it is not (another process)."""
+        if self._pid != os.getpid() or not self.thread.is_alive() or self._released.is_set():
+            return None
+        self._deadline = deadline
+        self._released.set()
+        return self.thread
+
+
+_standing_by: weakref.WeakSet[ExportHandle] = weakref.WeakSet()
 
 
 if hasattr(os, "register_at_fork"):
@@ -151,6 +189,7 @@ class ExportHandle:
         self._metric_exporters = tuple(metric_exporters)
         self._lock = threading.Lock()
         self._result: bool | None = None  # None while open; then whether shutdown finished in time
+        self._standby: _StandbyThread | None = None  # only where no thread may start at exit
 
     @property
     def tracer_provider(self) -> trace.TracerProvider:
@@ -198,15 +237,17 @@ class ExportHandle:
             atexit.unregister(self._shutdown)
             budget = self.settings.exit_timeout_millis if timeout_millis is None else timeout_millis
             deadline = time.monotonic() + budget / 1000
-            worker = threading.Thread(
-                target=self._shutdown_providers, args=(deadline,), name="chatspan-shutdown"
-            )
-            worker.daemon = True
-            try:
-                worker.start()
-            except RuntimeError:  # no new threads this late in interpreter shutdown: flush inline
-                self._shutdown_providers(deadline)
-            else:
+            worker = self._standby.release(deadline) if self._standby is not None else None
+            if worker is None:
+                worker = threading.Thread(
+                    target=self._shutdown_providers, args=(deadline,), name="chatspan-shutdown"
+                )
+                worker.daemon = True
+                try:
+                    worker.start()
+                except RuntimeError:  # no new thread this late in the exit, none standing by
+                    self._shutdown_providers(deadline)  # inline: only the exporters bound it
+            if worker.ident is not None:  # started
                 worker.join(max(0.0, deadline - time.monotonic()))
                 if worker.is_alive():
                     self._abort_exports()
@@ -221,6 +262,15 @@ class ExportHandle:
     def shutdown_at_exit(self) -> None:
         """Run ``shutdown()`` at interpreter exit (in place of the providers' unbounded one)."""
         atexit.register(self._shutdown)
+        if _THREADS_REFUSED_AT_EXIT:
+            self._stand_by()
+            _standing_by.add(self)
+
+    def _stand_by(self) -> None:
+        try:
+            self._standby = _StandbyThread(self._shutdown_providers)
+        except RuntimeError:  # no thread can start now either: the exit flush will run inline
+            self._standby = None
 
     def _shutdown_providers(self, deadline: float) -> None:
         if self._own_tracer_provider is not None:

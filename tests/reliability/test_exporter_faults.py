@@ -16,7 +16,6 @@ timeouts (10 s per export, 5 s at exit).
 from __future__ import annotations
 
 import statistics
-import sys
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -122,12 +121,6 @@ def test_agent_calls_take_as_long_as_with_a_healthy_receiver(
     assert outcome.phases[0][0] <= LATENCY_FACTOR * healthy.phases[0][0] + 1.0
 
 
-# CPython 3.12.0 and 3.12.1 refuse to start a thread in an atexit handler (gh-113964, undone in
-# 3.12.2): the flush at exit then runs inline, bounded only by the exporters' own timeouts.
-_NO_THREADS_AT_EXIT = (3, 12, 0) <= sys.version_info[:3] < (3, 12, 2)
-
-
-@pytest.mark.skipif(_NO_THREADS_AT_EXIT, reason="no thread can start at exit on Python 3.12.0-1")
 @protocols
 @scenarios
 def test_process_exits_within_the_flush_bound(
