@@ -21,8 +21,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chatspan.instrumentation.bridge_context import hook_scope, unhook_scope
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import overhead  # the sibling script: its modes, fake client and arguments
 
@@ -52,14 +50,9 @@ async def _measure(rounds: int) -> dict[tuple[int, int], dict[str, float]]:
             chatspan_pass._collect()
             for index in range(rounds + rounds // 10):  # the first tenth warms up
                 for mode in MODES:
-                    if mode != "off":  # chatspan's hooks on the SDK's Scope are process-wide
-                        unhook_scope()
-                    try:
-                        model = chatspan_pass.models[mode]
+                    with chatspan_pass.model_of(mode) as model:
                         await _first_event_us(model, before, arguments)
                         first = await _first_event_us(model, timed, arguments)
-                    finally:
-                        hook_scope()
                     if index >= rounds // 10:
                         firsts[mode].append(first)
                 if index % 20 == 19:

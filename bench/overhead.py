@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import random
 import statistics
 import time
 import tracemalloc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, NamedTuple
 
 from agents import ModelSettings
@@ -382,19 +383,26 @@ class _Pass:
             # garbage or colder caches, and a rotation would have one mode follow another
             # two rounds in three.
             for name in self._order.sample(names, len(names)):
-                if name != self.mode:  # chatspan's hooks on the SDK's Scope are process-wide
-                    unhook_scope()
-                try:
-                    timing = await _one_call(self.models[name], workload, self.arguments)
-                finally:
-                    if self.scope_hooks:
-                        hook_scope()
+                with self.model_of(name) as model:
+                    timing = await _one_call(model, workload, self.arguments)
                 if keep:
                     self.timings.setdefault((name, workload), []).append(timing)
             if index % 20 == 19:
                 collection = self._collect()
                 self.collection_us += collection if keep else 0.0
         self.collection_us += self._collect() if keep else 0.0
+
+    @contextlib.contextmanager
+    def model_of(self, name: str) -> Iterator[Any]:
+        """Mode ``name``'s model, to call in the ``with``: chatspan's hooks on the SDK's
+        ``Scope`` are process-wide, so they are off while another mode's calls run."""
+        if name != self.mode:
+            unhook_scope()
+        try:
+            yield self.models[name]
+        finally:
+            if self.scope_hooks:
+                hook_scope()
 
     def _collect(self) -> float:
         """One collection, in µs: what a periodic reader's thread does every interval."""

@@ -130,7 +130,6 @@ class _StandbyThread:
         self._run = run
         self._deadline = 0.0
         self._released = threading.Event()
-        self._pid = os.getpid()
         self.thread = threading.Thread(
             target=self._wait_then_run, name="chatspan-shutdown", daemon=True
         )
@@ -141,8 +140,9 @@ class _StandbyThread:
         self._run(self._deadline)
 
     def release(self, deadline: float) -> threading.Thread | None:
-        """The thread, now running ``run(deadline)``; None where it is not (another process)."""
-        if self._pid != os.getpid() or not self.thread.is_alive() or self._released.is_set():
+        """The thread, now running ``run(deadline)``; None where it is not running (in a forked
+        child the parent's threads are not alive). Called once: ``shutdown`` is idempotent."""
+        if not self.thread.is_alive():
             return None
         self._deadline = deadline
         self._released.set()
